@@ -1,0 +1,104 @@
+package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor"
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Config configures the mesh processor.
+type Config struct {
+	// RemoveOriginalAttributes deletes the proxy's own tags (node_id,
+	// upstream_cluster, http.*, istio.* …) once they are mapped to semantic
+	// conventions. Off by default: Kiali reads those tags from stored traces.
+	RemoveOriginalAttributes bool `mapstructure:"remove_original_attributes"`
+
+	// RedactedHeaders lists captured header names (lower case) whose span
+	// attribute values are replaced by "REDACTED". Matches Envoy custom tags named
+	// after the header and http.request.header.<name> / http.response.header.<name>.
+	RedactedHeaders []string `mapstructure:"redacted_headers"`
+
+	// IstioProxySHAs extends the built-in table that maps an istio/proxy build
+	// SHA (a hex prefix of at least 7 digits, as found in telemetry.sdk.version)
+	// to the Istio release that ships it, e.g. "4382ac5fc1d3": "1.25.0".
+	IstioProxySHAs map[string]string `mapstructure:"istio_proxy_shas"`
+
+	// Canary holds the rules that mark a span as canary traffic (mesh.canary).
+	Canary CanaryConfig `mapstructure:"canary"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// CanaryConfig lists the signals that mark a span as canary traffic. A span is
+// canary when any rule matches.
+type CanaryConfig struct {
+	// Subsets lists destination subsets or workload versions that are canaries
+	// (Istio DestinationRule subset, istio.canonical_revision, service.version).
+	Subsets []string `mapstructure:"subsets"`
+
+	// HostSuffixes lists destination service name suffixes that are canaries,
+	// as in Flagger's "<app>-canary" Services.
+	HostSuffixes []string `mapstructure:"host_suffixes"`
+
+	// Headers maps a span attribute captured from a request header (an Istio
+	// Telemetry customTags.header name such as "x-canary") to the values that
+	// mark canary traffic. An empty list matches any value but "" and "false".
+	Headers map[string][]string `mapstructure:"headers"`
+
+	// ResourceLabels maps a resource attribute (Linkerd pod labels such as
+	// "version" or "linkerd.io/proxy-deployment") to the values that mark a
+	// canary workload. Applies to server-side (inbound) spans, where the resource
+	// is the workload that served the request.
+	ResourceLabels map[string][]string `mapstructure:"resource_labels"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var (
+	shaPattern     = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
+	releasePattern = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+)
+
+// Validate checks the configuration; every error names the YAML key at fault.
+func (cfg *Config) Validate() error {
+	var errs []error
+	for i, h := range cfg.RedactedHeaders {
+		if h == "" || h != strings.ToLower(h) {
+			errs = append(errs, fmt.Errorf("redacted_headers[%d]: %q must be a non-empty lower-case header name", i, h))
+		}
+	}
+	for sha, release := range cfg.IstioProxySHAs {
+		if !shaPattern.MatchString(sha) {
+			errs = append(errs, fmt.Errorf("istio_proxy_shas: key %q must be 7 to 40 lower-case hex digits of an istio/proxy SHA", sha))
+		}
+		if !releasePattern.MatchString(release) {
+			errs = append(errs, fmt.Errorf("istio_proxy_shas: value %q for %q must be an Istio release such as 1.25.0", release, sha))
+		}
+	}
+	errs = append(errs, nonEmpty("canary.subsets", cfg.Canary.Subsets)...)
+	errs = append(errs, nonEmpty("canary.host_suffixes", cfg.Canary.HostSuffixes)...)
+	for k := range cfg.Canary.Headers {
+		if k == "" {
+			errs = append(errs, errors.New("canary.headers: attribute names must not be empty"))
+		}
+	}
+	for k := range cfg.Canary.ResourceLabels {
+		if k == "" {
+			errs = append(errs, errors.New("canary.resource_labels: label names must not be empty"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func nonEmpty(key string, values []string) []error {
+	var errs []error
+	for i, v := range values {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s[%d]: must not be empty", key, i))
+		}
+	}
+	return errs
+}

@@ -1,0 +1,38 @@
+package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor"
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
+
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadata"
+)
+
+// NewFactory returns the factory of the mesh processor.
+func NewFactory() processor.Factory {
+	return processor.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		processor.WithTraces(createTraces, metadata.TracesStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	return &Config{
+		RedactedHeaders: []string{"authorization", "proxy-authorization", "cookie", "set-cookie"},
+		Canary: CanaryConfig{
+			Subsets:      []string{"canary"},
+			HostSuffixes: []string{"-canary"},
+			Headers:      map[string][]string{"x-canary": nil},
+		},
+	}
+}
+
+func createTraces(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
+	p := newMeshProcessor(set, cfg.(*Config))
+	return processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces,
+		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}))
+}

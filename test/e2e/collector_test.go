@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+)
+
+// binary is the otelcol-mesh executable under test, built once in TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = os.Getenv("OTELCOL_MESH_BINARY")
+	if binary == "" {
+		// make rebuilds only when a source changed, so a fresh binary is reused.
+		cmd := exec.Command("make", "--no-print-directory", "build")
+		cmd.Dir = root
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "make build:", err)
+			os.Exit(1)
+		}
+		binary = filepath.Join(root, "_build", "otelcol-mesh")
+	}
+	os.Exit(m.Run())
+}
+
+// repoPath returns a path relative to the repository root.
+func repoPath(elem ...string) string {
+	return filepath.Join(append([]string{"..", ".."}, elem...)...)
+}
+
+// ports are free loopback addresses handed to a collector config template.
+type ports struct {
+	OTLPGRPC, OTLPHTTP, Zipkin, Health, Metrics string
+	MetricsPort                                 int
+	Sink                                        string
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func newPorts(t *testing.T, sink string) ports {
+	p := ports{
+		OTLPGRPC: freeAddr(t), OTLPHTTP: freeAddr(t), Zipkin: freeAddr(t),
+		Health: freeAddr(t), Metrics: freeAddr(t), Sink: sink,
+	}
+	_, port, _ := net.SplitHostPort(p.Metrics)
+	fmt.Sscan(port, &p.MetricsPort)
+	return p
+}
+
+// collector is a running otelcol-mesh process.
+type collector struct {
+	ports ports
+	cmd   *exec.Cmd
+	log   *bytes.Buffer
+	done  chan error
+}
+
+// startCollector renders configTemplate with free ports, starts the binary
+// on it, waits for health_check readiness and stops it with SIGTERM at the end
+// of the test, failing the test when it does not exit cleanly.
+func startCollector(t *testing.T, configTemplate, sink string) *collector {
+	t.Helper()
+	p := newPorts(t, sink)
+	var cfg bytes.Buffer
+	if err := template.Must(template.New("config").Parse(configTemplate)).Execute(&cfg, p); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{ports: p, log: &bytes.Buffer{}, done: make(chan error, 1)}
+	c.cmd = exec.Command(binary, "--config", path)
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.done <- c.cmd.Wait() }()
+	t.Cleanup(func() { c.stop(t) })
+
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-c.done:
+			c.done <- err
+			t.Fatalf("collector exited during startup: %v\n%s", err, c.log)
+		default:
+		}
+		if resp, err := http.Get("http://" + p.Health + "/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return c
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("collector not healthy within 30s\n%s", c.log)
+	return nil
+}
+
+func (c *collector) stop(t *testing.T) {
+	t.Helper()
+	if c.cmd.ProcessState != nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-c.done:
+		if err != nil {
+			t.Errorf("collector did not exit cleanly after SIGTERM: %v\n%s", err, c.log)
+		}
+	case <-time.After(20 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		t.Errorf("collector still running 20s after SIGTERM; killed\n%s", c.log)
+	}
+}
+
+// validate runs `otelcol-mesh validate` on a config file.
+func validate(ctx context.Context, path string, env ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, binary, "validate", "--config", path)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		return string(out), fmt.Errorf("running validate: %w", err)
+	}
+	return strings.TrimSpace(string(out)), err
+}
