@@ -1,0 +1,130 @@
+package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor"
+
+import (
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// Canary rule names, recorded in the processor_mesh_canary_spans metric.
+const (
+	ruleSubset        = "subset"
+	ruleHostSuffix    = "host_suffix"
+	ruleHeader        = "header"
+	ruleResourceLabel = "resource_label"
+)
+
+// canaryRules is CanaryConfig compiled into lookup sets.
+type canaryRules struct {
+	subsets      map[string]bool
+	hostSuffixes []string
+	// headers and labels map a key to its canary values; a nil set matches
+	// any value but "" and "false".
+	headers map[string]map[string]bool
+	labels  map[string]map[string]bool
+}
+
+func newCanaryRules(cfg CanaryConfig) canaryRules {
+	r := canaryRules{
+		subsets:      toSet(cfg.Subsets),
+		hostSuffixes: cfg.HostSuffixes,
+		headers:      map[string]map[string]bool{},
+		labels:       map[string]map[string]bool{},
+	}
+	for k, vs := range cfg.Headers {
+		r.headers[k] = toSet(vs)
+	}
+	for k, vs := range cfg.ResourceLabels {
+		r.labels[k] = toSet(vs)
+	}
+	return r
+}
+
+func toSet(values []string) map[string]bool {
+	if len(values) == 0 {
+		return nil
+	}
+	s := make(map[string]bool, len(values))
+	for _, v := range values {
+		s[v] = true
+	}
+	return s
+}
+
+// canaryInput is what a span says about the workload that served it.
+type canaryInput struct {
+	// subset is the destination subset from the cluster name (outbound) or
+	// waypoint cluster; version the serving workload's version, known on
+	// inbound proxy spans and application spans.
+	subset, version string
+	// service is the destination service (for host suffixes).
+	service string
+	inbound bool
+	// proxy is false for application spans: they get mesh.canary only when
+	// a rule matches.
+	proxy bool
+}
+
+// markCanary sets mesh.canary on proxy spans (true or false) and on
+// application spans that a rule marks as canary.
+func (b *batch) markCanary(attrs pcommon.Map, res pcommon.Map, in canaryInput) {
+	rule := b.p.canary.match(attrs, res, in)
+	if rule != "" {
+		attrs.PutBool(attrMeshCanary, true)
+		if b.canaryCounts == nil {
+			b.canaryCounts = map[string]int64{}
+		}
+		b.canaryCounts[rule]++
+		return
+	}
+	if in.proxy {
+		attrs.PutBool(attrMeshCanary, false)
+	}
+}
+
+func (r *canaryRules) match(attrs, res pcommon.Map, in canaryInput) string {
+	serving := in.inbound || !in.proxy // the resource is the serving workload
+	if r.subsets[in.subset] || (serving && r.subsets[in.version]) {
+		return ruleSubset
+	}
+	for _, suffix := range r.hostSuffixes {
+		if in.service != "" && strings.HasSuffix(in.service, suffix) {
+			return ruleHostSuffix
+		}
+	}
+	for key, values := range r.headers {
+		v, ok := attrs.Get(key)
+		if !ok {
+			v, ok = attrs.Get("http.request.header." + key)
+		}
+		if ok && matches(v, values) {
+			return ruleHeader
+		}
+	}
+	if serving {
+		for key, values := range r.labels {
+			if v, ok := res.Get(key); ok && matches(v, values) {
+				return ruleResourceLabel
+			}
+		}
+	}
+	return ""
+}
+
+// matches compares a tag value with a rule's values. Header values captured
+// under semconv keys are string arrays: any element may match.
+func matches(v pcommon.Value, values map[string]bool) bool {
+	if v.Type() == pcommon.ValueTypeSlice {
+		for _, e := range v.Slice().All() {
+			if matches(e, values) {
+				return true
+			}
+		}
+		return false
+	}
+	s := v.AsString()
+	if values == nil {
+		return s != "" && s != "false"
+	}
+	return values[s]
+}

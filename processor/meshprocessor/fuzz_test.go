@@ -1,0 +1,53 @@
+package meshprocessor
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadata"
+)
+
+// FuzzProcessTraces feeds arbitrary OTLP protobuf through the whole
+// processing path: whatever decodes must come out without a panic, with as
+// many spans as went in.
+func FuzzProcessTraces(f *testing.F) {
+	inputs, err := filepath.Glob(filepath.Join("testdata", "golden", "*_input.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	marshaler := ptrace.ProtoMarshaler{}
+	for _, in := range inputs {
+		td, err := golden.ReadTraces(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		b, err := marshaler.MarshalTraces(td)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	p, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), goldenConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
+	unmarshaler := ptrace.ProtoUnmarshaler{}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		td, err := unmarshaler.UnmarshalTraces(data)
+		if err != nil {
+			return
+		}
+		n := td.SpanCount()
+		out, err := p.processTraces(t.Context(), td)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.SpanCount() != n {
+			t.Fatalf("span count %d -> %d", n, out.SpanCount())
+		}
+	})
+}
