@@ -13,7 +13,7 @@ CONFIG   ?= configs/local.yaml
 SOURCES := builder-config.yaml go.mod go.sum \
 	$(shell find processor receiver -type f \( -name '*.go' -o -name '*.tsv' \) ! -name '*_test.go' 2>/dev/null)
 
-.PHONY: all build run test unit-test e2e-test lint generate tools clean
+.PHONY: all build run demo bench test unit-test e2e-test lint generate tools clean
 
 all: build
 
@@ -31,6 +31,16 @@ $(BINARY): $(OCB) $(SOURCES)
 run: $(BINARY)
 	$(BINARY) --config $(CONFIG)
 
+MESHGEN := _build/meshgen
+
+$(MESHGEN): go.mod go.sum $(shell find internal cmd -name '*.go' ! -name '*_test.go')
+	$(GO) build -o $@ ./cmd/meshgen
+
+# Start the collector on configs/local.yaml, send a few seconds of mesh
+# traffic with meshgen, and summarize what came out.
+demo: $(BINARY) $(MESHGEN)
+	scripts/demo.sh
+
 # Unit tests, then end-to-end tests against the built binary.
 test: $(BINARY)
 	$(GO) test -count=1 -timeout 20m ./...
@@ -40,6 +50,11 @@ unit-test:
 
 e2e-test: $(BINARY)
 	$(GO) test -count=1 -timeout 20m ./test/e2e/...
+
+# The mesh processor and the contrib transform processor (OTTL doing the same
+# mapping) on the same Istio spans, in one run.
+bench:
+	$(GO) test -run XXX -bench Normalize -benchmem -count 3 ./processor/meshprocessor/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

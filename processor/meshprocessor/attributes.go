@@ -42,3 +42,6 @@ const (
 	meshEnvoy    = "envoy"
 	none         = "none"
 )
+
+// addedKeys is about how many attributes normalizing adds to a proxy span.
+const addedKeys = 24

@@ -150,6 +150,8 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	attrs := span.Attributes()
 	t := b.readEnvoyTags(attrs)
 	client := span.Kind() == ptrace.SpanKindClient
+	// One allocation for the keys added below instead of repeated growth.
+	attrs.EnsureCapacity(attrs.Len() + addedKeys)
 
 	b.collectEnvoyEvidence(&t)
 

@@ -156,7 +156,10 @@ func (b *batch) writeEnvoyResource(res pcommon.Map) string {
 
 	exact := ""
 	if sha != "" {
-		switch releases := b.p.releases.Lookup(sha); len(releases) {
+		if sha != b.lastSHA { // one proxy build per batch, usually
+			b.lastSHA, b.lastReleases = sha, b.p.releases.Lookup(sha)
+		}
+		switch releases := b.lastReleases; len(releases) {
 		case 0:
 		case 1:
 			exact = releases[0]

@@ -95,6 +95,7 @@ func (b *batch) readLinkerdTags(attrs pcommon.Map) linkerdTags {
 func (b *batch) normalizeLinkerd(span ptrace.Span, res pcommon.Map) {
 	attrs := span.Attributes()
 	t := b.readLinkerdTags(attrs)
+	attrs.EnsureCapacity(attrs.Len() + addedKeys)
 	// The tag schema bounds the Linkerd version; keys written by an earlier
 	// mesh processor (mesh.direction is always among them) say nothing.
 	switch {

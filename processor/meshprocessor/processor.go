@@ -52,6 +52,9 @@ type batch struct {
 	p         *meshProcessor
 	userAgent string
 	evidence  evidence
+	// The last istio/proxy SHA looked up and its releases.
+	lastSHA      string
+	lastReleases []string
 	// Counters by input, canary rule and (proxy, mesh), flushed at the end.
 	malformedCounts map[string]int64
 	canaryCounts    map[string]int64
@@ -85,7 +88,7 @@ func (b *batch) processResource(rs ptrace.ResourceSpans) {
 	res := rs.Resource().Attributes()
 	b.evidence = newEvidence(res)
 	resourceProxy := b.evidence.proxy
-	counts := map[string]int64{}
+	var counts [3]int64 // Envoy, Linkerd, application spans
 	for _, ss := range rs.ScopeSpans().All() {
 		b.evidence.noteScope(ss.Scope())
 		for _, span := range ss.Spans().All() {
@@ -94,24 +97,27 @@ func (b *batch) processResource(rs ptrace.ResourceSpans) {
 			case resourceProxy == proxyLinkerd || (resourceProxy == "" && isLinkerdSpan(attrs)):
 				b.evidence.proxy = proxyLinkerd
 				b.normalizeLinkerd(span, res)
-				counts[proxyLinkerd]++
+				counts[1]++
 			case isEnvoySpan(attrs) || resourceProxy == proxyEnvoy:
 				b.evidence.proxy = proxyEnvoy
 				b.normalizeEnvoy(span, res)
-				counts[proxyEnvoy]++
+				counts[0]++
 			default:
 				b.markCanary(attrs, res, canaryInput{version: b.evidence.version})
-				counts[none]++
+				counts[2]++
 			}
 		}
 	}
 	mesh := b.writeResource(res)
-	for proxy, n := range counts {
-		m := none
-		if proxy != none {
-			m = mesh
+	for i, proxy := range [3]string{proxyEnvoy, proxyLinkerd, none} {
+		if counts[i] == 0 {
+			continue
 		}
-		b.spans[[2]string{proxy, m}] += n
+		m := mesh
+		if proxy == none {
+			m = none
+		}
+		b.spans[[2]string{proxy, m}] += counts[i]
 	}
 }
 

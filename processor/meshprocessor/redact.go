@@ -27,7 +27,7 @@ func (p *meshProcessor) redactHeaders(attrs pcommon.Map) {
 		return
 	}
 	for k, v := range attrs.All() {
-		if !p.redacted[strings.ToLower(k)] {
+		if !p.redacted[k] && (!hasUpper(k) || !p.redacted[strings.ToLower(k)]) {
 			continue
 		}
 		if v.Type() == pcommon.ValueTypeSlice {
@@ -38,4 +38,13 @@ func (p *meshProcessor) redactHeaders(attrs pcommon.Map) {
 		}
 		v.SetStr(redactedValue)
 	}
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }

@@ -56,18 +56,23 @@ func Parse(name string) (Cluster, error) {
 	if len(name) > maxLen {
 		return Cluster{}, ErrMalformed
 	}
-	var parts []string
+	var sep string
 	switch {
 	case strings.HasPrefix(name, "outbound|"), strings.HasPrefix(name, "inbound|"), strings.HasPrefix(name, "inbound-vip|"):
-		parts = strings.SplitN(name, "|", 4)
+		sep = "|"
 	case strings.HasPrefix(name, "outbound_."), strings.HasPrefix(name, "inbound_."):
-		parts = strings.SplitN(name, "_.", 4)
+		sep = "_."
 	default:
 		return Cluster{}, ErrNotIstio
 	}
-	if len(parts) != 4 {
-		return Cluster{}, ErrMalformed
+	var parts [4]string
+	rest, ok := name, true
+	for i := range 3 {
+		if parts[i], rest, ok = strings.Cut(rest, sep); !ok {
+			return Cluster{}, ErrMalformed
+		}
 	}
+	parts[3] = rest
 	c := Cluster{Direction: parts[0], Subset: parts[2], Host: parts[3]}
 	if c.Direction == "inbound-vip" {
 		// inbound-vip|9080|http/v2|host: protocol, then an optional subset.

@@ -26,18 +26,25 @@ func Parse(id string) (Node, error) {
 	if len(id) > 512 {
 		return Node{}, ErrMalformed
 	}
-	parts := strings.Split(id, "~")
-	if len(parts) != 4 {
+	var parts [4]string
+	rest, ok := id, true
+	for i := range 3 {
+		if parts[i], rest, ok = strings.Cut(rest, "~"); !ok {
+			return Node{}, ErrMalformed
+		}
+	}
+	if strings.IndexByte(rest, '~') >= 0 {
 		return Node{}, ErrMalformed
 	}
+	parts[3] = rest
 	switch parts[0] {
 	case "sidecar", "router", "waypoint", "ztunnel":
 	default:
 		return Node{}, ErrMalformed
 	}
 	n := Node{Type: parts[0]}
-	if addr, err := netip.ParseAddr(parts[1]); err == nil {
-		n.IP = addr.String()
+	if _, err := netip.ParseAddr(parts[1]); err == nil {
+		n.IP = parts[1]
 	}
 	// The pod's namespace is the last dot-separated label of the third field;
 	// pod names cannot contain dots only when they are DNS labels, so split

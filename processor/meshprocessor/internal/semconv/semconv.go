@@ -64,6 +64,9 @@ func StatusCode(s string) (code int64, ok bool) {
 
 // Port parses a TCP port; ok is false for anything outside 1–65535.
 func Port(s string) (int64, bool) {
+	if s == "" || len(s) > 5 {
+		return 0, false
+	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n <= 0 || n > 65535 {
 		return 0, false
