@@ -252,7 +252,7 @@ service:
 	}
 	broken := map[string]string{
 		"unknown receiver key":   strings.Replace(good, "        endpoint:", "        endpont:", 1),
-		"unknown mesh key":       strings.Replace(good, "  mesh: {}", "  mesh: {sampling: {}}", 1),
+		"unknown mesh key":       strings.Replace(good, "  mesh: {}", "  mesh: {no_such_key: true}", 1),
 		"component not in build": strings.Replace(good, "  nop: {}", "  nop: {}\n  kafka: {}", 1) + "",
 		"undefined processor":    strings.Replace(good, "processors: [mesh]", "processors: [mesh, batch]", 1),
 	}
