@@ -1,10 +1,12 @@
 # otelcol-mesh: build, run and test the distribution. Only Go is needed; the
-# pinned build tools (ocb, mdatagen) are built from tools/go.mod into .tools/.
+# pinned build tools (ocb, mdatagen) are built from tools/go.mod into .tools/,
+# helm (for the deploy checks) from tools/helm/go.mod.
 
 GO       ?= go
 TOOLS    := .tools
 OCB      := $(TOOLS)/builder
 MDATAGEN := $(TOOLS)/mdatagen
+HELM     := $(TOOLS)/helm
 BINARY   := _build/otelcol-mesh
 CONFIG   ?= configs/local.yaml
 
@@ -13,7 +15,7 @@ CONFIG   ?= configs/local.yaml
 SOURCES := builder-config.yaml go.mod go.sum \
 	$(shell find processor receiver -type f \( -name '*.go' -o -name '*.tsv' \) ! -name '*_test.go' 2>/dev/null)
 
-.PHONY: all build run demo bench test unit-test e2e-test lint generate tools clean
+.PHONY: all build run demo bench test unit-test e2e-test deploy-test lint generate tools helm clean
 
 all: build
 
@@ -21,6 +23,11 @@ tools: $(OCB) $(MDATAGEN)
 
 $(OCB) $(MDATAGEN) &: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../$(TOOLS)/ go.opentelemetry.io/collector/cmd/builder go.opentelemetry.io/collector/cmd/mdatagen
+
+helm: $(HELM)
+
+$(HELM): tools/helm/go.mod tools/helm/go.sum
+	cd tools/helm && $(GO) build -o ../../$(HELM) helm.sh/helm/v3/cmd/helm
 
 build: $(BINARY)
 
@@ -41,8 +48,9 @@ $(MESHGEN): go.mod go.sum $(shell find internal cmd -name '*.go' ! -name '*_test
 demo: $(BINARY) $(MESHGEN)
 	scripts/demo.sh
 
-# Unit tests, then end-to-end tests against the built binary.
-test: $(BINARY)
+# Unit tests and end-to-end tests against the built binary, after the deploy
+# checks.
+test: $(BINARY) deploy-test
 	$(GO) test -count=1 -timeout 20m ./...
 
 unit-test:
@@ -56,9 +64,16 @@ e2e-test: $(BINARY)
 bench:
 	$(GO) test -run XXX -bench Normalize -benchmem -count 3 ./processor/meshprocessor/
 
+# Checks of deploy/ and the Dockerfile: a module of its own (test/deploy), so
+# that its dependencies (k8s.io/api, istio.io/client-go, go-control-plane,
+# kustomize, buildkit) never enter the distribution's go.mod.
+deploy-test: $(BINARY) $(HELM)
+	cd test/deploy && OTELCOL_MESH_BINARY=$(CURDIR)/$(BINARY) HELM=$(CURDIR)/$(HELM) $(GO) test -count=1 -timeout 10m ./...
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd test/deploy && $(GO) vet ./...
 
 # Regenerate mdatagen code for every component with a metadata.yaml.
 generate: $(MDATAGEN)

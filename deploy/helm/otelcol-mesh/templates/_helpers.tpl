@@ -1,0 +1,48 @@
+{{/* Resource name: the release name, so that release otelcol-mesh-gateway
+yields the Services otelcol-mesh-gateway and otelcol-mesh-gateway-headless that
+the agent mode's default values address. */}}
+{{- define "otelcol-mesh.fullname" -}}
+{{- .Release.Name | trunc 54 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "otelcol-mesh.selectorLabels" -}}
+app.kubernetes.io/name: otelcol-mesh
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: {{ .Values.mode }}
+{{- end -}}
+
+{{- define "otelcol-mesh.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{ include "otelcol-mesh.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: otelcol-mesh
+{{- end -}}
+
+{{- define "otelcol-mesh.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/* GOMEMLIMIT: 80% of resources.limits.memory, in MiB. */}}
+{{- define "otelcol-mesh.gomemlimit" -}}
+{{- $mem := toString .Values.resources.limits.memory -}}
+{{- $mib := 0 -}}
+{{- if hasSuffix "Gi" $mem -}}
+{{- $mib = mul (trimSuffix "Gi" $mem | atoi) 1024 -}}
+{{- else if hasSuffix "Mi" $mem -}}
+{{- $mib = trimSuffix "Mi" $mem | atoi -}}
+{{- else -}}
+{{- fail "resources.limits.memory must be given in Mi or Gi" -}}
+{{- end -}}
+{{- printf "%dMiB" (div (mul $mib 80) 100) -}}
+{{- end -}}
+
+{{/* Checks that the schema cannot express. */}}
+{{- define "otelcol-mesh.checkValues" -}}
+{{- if not (has .Values.mode (list "gateway" "agent")) -}}
+{{- fail (printf "mode must be gateway or agent, not %q" .Values.mode) -}}
+{{- end -}}
+{{- if and (eq .Values.mode "agent") .Values.sampling -}}
+{{- fail "sampling runs on the gateway: set it in the gateway release, not with mode=agent" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,185 @@
+package deploy
+
+import (
+	"net"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Linkerd's Helm values have no Go types; these mirror the keys that
+// deploy/linkerd sets, with the names of the linkerd-control-plane (>= 2.19:
+// proxy.tracing) and linkerd-jaeger (2.14-2.18: webhook.collector*) charts.
+// Strict decoding rejects any other key, so a misspelt key (which Helm would
+// silently ignore) fails here.
+
+type linkerdControlPlaneValues struct {
+	Proxy struct {
+		Tracing struct {
+			Enabled          bool   `json:"enabled"`
+			TraceServiceName string `json:"traceServiceName,omitempty"`
+			Collector        struct {
+				Endpoint     string `json:"endpoint"`
+				MeshIdentity struct {
+					ServiceAccountName string `json:"serviceAccountName"`
+					Namespace          string `json:"namespace"`
+				} `json:"meshIdentity"`
+			} `json:"collector"`
+		} `json:"tracing"`
+	} `json:"proxy"`
+}
+
+type linkerdJaegerValues struct {
+	Collector struct {
+		Enabled *bool `json:"enabled"`
+	} `json:"collector"`
+	Jaeger struct {
+		Enabled *bool `json:"enabled"`
+	} `json:"jaeger"`
+	Webhook struct {
+		CollectorSvcAddr       string `json:"collectorSvcAddr"`
+		CollectorSvcAccount    string `json:"collectorSvcAccount"`
+		CollectorTraceProtocol string `json:"collectorTraceProtocol,omitempty"` // 2.17+
+		CollectorTraceSvcName  string `json:"collectorTraceSvcName,omitempty"`
+	} `json:"webhook"`
+}
+
+func splitHostPort(t *testing.T, file, addr string) (string, int32) {
+	t.Helper()
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("%s: %q: %v", file, addr, err)
+	}
+	n, err := strconv.ParseInt(p, 10, 32)
+	if err != nil {
+		t.Fatalf("%s: %q: %v", file, addr, err)
+	}
+	return host, int32(n)
+}
+
+// binaryHasReceiver asks the binary whether it was built with a receiver.
+func binaryHasReceiver(t *testing.T, name string) bool {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), binary, "components").Output()
+	if err != nil {
+		t.Fatalf("otelcol-mesh components: %v", err)
+	}
+	var comps struct {
+		Receivers []struct {
+			Name string `json:"name"`
+		} `json:"receivers"`
+	}
+	if err := yaml.Unmarshal(out, &comps); err != nil {
+		t.Fatal(err)
+	}
+	if len(comps.Receivers) == 0 {
+		t.Fatalf("otelcol-mesh components lists no receivers:\n%s", out)
+	}
+	return slices.ContainsFunc(comps.Receivers, func(r struct {
+		Name string `json:"name"`
+	}) bool {
+		return r.Name == name
+	})
+}
+
+func TestLinkerdControlPlane(t *testing.T) {
+	g, _ := kubernetesGateway(t)
+	const file = "deploy/linkerd/linkerd-control-plane-values.yaml"
+	var v linkerdControlPlaneValues
+	if err := strictYAML(readRepoFile(t, file), &v); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	tr := v.Proxy.Tracing
+	if !tr.Enabled {
+		t.Error("proxy.tracing.enabled is not true")
+	}
+	host, port := splitHostPort(t, file, tr.Collector.Endpoint)
+	if host != g.fqdn || port != g.otlpGRPC {
+		t.Errorf("collector.endpoint %s, the gateway's OTLP/gRPC Service is %s:%d", tr.Collector.Endpoint, g.fqdn, g.otlpGRPC)
+	}
+	// The proxies accept only a collector with this mTLS identity.
+	if id := tr.Collector.MeshIdentity; id.ServiceAccountName != g.serviceAccount || id.Namespace != g.namespace {
+		t.Errorf("collector.meshIdentity %s/%s, the gateway runs as %s/%s", id.Namespace, id.ServiceAccountName, g.namespace, g.serviceAccount)
+	}
+}
+
+func TestLinkerdJaeger(t *testing.T) {
+	g, gatewayPod := kubernetesGateway(t)
+	hasOpenCensus := binaryHasReceiver(t, "opencensus")
+	for _, tc := range []struct {
+		file, protocol string
+		port           int32
+	}{
+		{"deploy/linkerd/linkerd-jaeger-2.17-2.18-values.yaml", "opentelemetry", g.otlpGRPC},
+		{"deploy/linkerd/linkerd-jaeger-2.14-2.16-values.yaml", "", 55678}, // OpenCensus only, no protocol value before 2.17
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			raw := readRepoFile(t, tc.file)
+			var v linkerdJaegerValues
+			if err := strictYAML(raw, &v); err != nil {
+				t.Fatalf("%v", err)
+			}
+			if v.Collector.Enabled == nil || *v.Collector.Enabled || v.Jaeger.Enabled == nil || *v.Jaeger.Enabled {
+				t.Error("collector.enabled and jaeger.enabled must be false: otelcol-mesh replaces them")
+			}
+			if v.Webhook.CollectorTraceProtocol != tc.protocol {
+				t.Errorf("webhook.collectorTraceProtocol %q, want %q", v.Webhook.CollectorTraceProtocol, tc.protocol)
+			}
+			host, addrPort := splitHostPort(t, tc.file, v.Webhook.CollectorSvcAddr)
+			if host != g.fqdn || addrPort != tc.port {
+				t.Errorf("webhook.collectorSvcAddr %s, want %s:%d", v.Webhook.CollectorSvcAddr, g.fqdn, tc.port)
+			}
+			// The injector builds the collector's identity from
+			// collectorSvcAccount and the second label of the address.
+			if labels := strings.Split(host, "."); len(labels) < 2 || labels[1] != g.namespace || v.Webhook.CollectorSvcAccount != g.serviceAccount {
+				t.Errorf("identity %s.%s, the gateway runs as %s.%s", v.Webhook.CollectorSvcAccount, labels[1], g.serviceAccount, g.namespace)
+			}
+			if tc.port != 55678 {
+				return
+			}
+			// OpenCensus needs the distribution's opencensus receiver.
+			if hasOpenCensus {
+				if port(gatewayPod.listeners, "receivers/opencensus") != 55678 {
+					t.Error("the binary has the opencensus receiver now: enable the commented opencensus receiver and ports in deploy/kubernetes/gateway.yaml")
+				}
+			} else {
+				if !strings.Contains(string(raw), "opencensus receiver") {
+					t.Error("say in the file that these proxies need the opencensus receiver, which this release lacks")
+				}
+				gw := string(readRepoFile(t, "deploy/kubernetes/gateway.yaml"))
+				for _, want := range []string{"# opencensus:", "#   endpoint: ${env:MY_POD_IP}:55678", "#   containerPort: 55678", "#   port: 55678"} {
+					if !strings.Contains(gw, want) {
+						t.Errorf("deploy/kubernetes/gateway.yaml: the commented, ready place for the opencensus receiver lacks %q", want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestLinkerdMeshedTiers(t *testing.T) {
+	objs, pods, g := collectorTiers(t, "deploy/linkerd/collector")
+	if g != wantGateway {
+		t.Errorf("gateway %+v, want %+v", g, wantGateway)
+	}
+	meshed := 0
+	for _, p := range pods {
+		if p.template.Annotations["linkerd.io/inject"] != "enabled" {
+			t.Errorf("%s: pod template without linkerd.io/inject: enabled", p.object)
+			continue
+		}
+		if p.template.Labels["app.kubernetes.io/component"] == "gateway" {
+			meshed++
+		}
+	}
+	if meshed != 1 {
+		t.Error("the gateway is not meshed")
+	}
+	if len(objs) != len(kustomize(t, "deploy/kubernetes", "default")) {
+		t.Error("the overlay must only annotate deploy/kubernetes, not add or drop objects")
+	}
+}
