@@ -27,6 +27,9 @@ type Config struct {
 	// Canary holds the rules that mark a span as canary traffic (mesh.canary).
 	Canary CanaryConfig `mapstructure:"canary"`
 
+	// Sampling configures mesh tail sampling (gateway mode; off by default).
+	Sampling SamplingConfig `mapstructure:"sampling"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -90,6 +93,7 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, errors.New("canary.resource_labels: label names must not be empty"))
 		}
 	}
+	errs = append(errs, cfg.Sampling.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package meshprocessor
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,7 +39,27 @@ func TestLoadConfig(t *testing.T) {
 					Headers:        map[string][]string{"x-canary": {"always", "insider"}},
 					ResourceLabels: map[string][]string{"linkerd.io/proxy-deployment": {"podinfo-canary"}},
 				},
+				Sampling: func() SamplingConfig {
+					s := defaultSamplingConfig()
+					s.Enabled = true
+					s.SettleTime = 2 * time.Second
+					s.MaxBufferedBytes = 1 << 20
+					s.RecordRule = true
+					s.Rules.Latency.Threshold = 500 * time.Millisecond
+					s.Rules.Latency.PerDestination = map[string]time.Duration{"ratings": 100 * time.Millisecond}
+					million, half := 1e6, 0.5
+					s.Rules.Attributes = []AttributeRuleConfig{
+						{Name: "vip", Key: "user.tier", Values: []string{"gold"}},
+						{Name: "big", Key: "http.response.body.size", Min: &million, Probability: &half},
+					}
+					s.Rules.Baseline.Probability = 0.05
+					return s
+				}(),
 			},
+		},
+		{
+			id:      component.NewIDWithName(metadata.Type, "bad_sampling"),
+			wantErr: "sampling.settle_time must be shorter than sampling.max_wait",
 		},
 		{
 			id:      component.NewIDWithName(metadata.Type, "bad_sha"),
@@ -81,6 +102,22 @@ func TestValidate(t *testing.T) {
 		{"empty header", func(c *Config) { c.Canary.Headers = map[string][]string{"": nil} }, "canary.headers: attribute names must not be empty"},
 		{"empty label", func(c *Config) { c.Canary.ResourceLabels = map[string][]string{"": {"x"}} }, "canary.resource_labels: label names must not be empty"},
 		{"empty redacted header", func(c *Config) { c.RedactedHeaders = []string{""} }, "redacted_headers[0]"},
+		{"sampling probability", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.Rules.Baseline.Probability = 1.5 }, "sampling.rules.baseline.probability: 1.5 must be between 0 and 1"},
+		{"sampling regex", func(c *Config) {
+			c.Sampling.Enabled = true
+			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Regex: "("}}
+		}, "sampling.rules.attributes[0].regex"},
+		{"sampling two matchers", func(c *Config) {
+			c.Sampling.Enabled = true
+			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Values: []string{"a"}, Regex: "a"}}
+		}, "sampling.rules.attributes[0]: set exactly one of values, regex, min/max or bool"},
+		{"sampling scope", func(c *Config) {
+			c.Sampling.Enabled = true
+			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Values: []string{"a"}, Scope: "trace"}}
+		}, `sampling.rules.attributes[0].scope: "trace" must be span or resource`},
+		{"stress levels", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.StressRelief.DeactivationLevel = 0.95 }, "sampling.stress_relief: need 0 < deactivation_level < activation_level <= 1"},
+		{"buffer", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.MaxBufferedBytes = 0 }, "sampling.max_buffered_bytes: must be positive"},
+		{"sampling off is not validated", func(c *Config) { c.Sampling.Rules.Baseline.Probability = 7 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,13 +28,18 @@ func createDefaultConfig() component.Config {
 			HostSuffixes: []string{"-canary"},
 			Headers:      map[string][]string{"x-canary": nil},
 		},
+		Sampling: defaultSamplingConfig(),
 	}
 }
 
 func createTraces(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
-	p, err := newMeshProcessor(set, cfg.(*Config))
+	c := cfg.(*Config)
+	p, err := newMeshProcessor(set, c)
 	if err != nil {
 		return nil, err
+	}
+	if c.Sampling.Enabled {
+		return newSamplingProcessor(set, c, p, next), nil
 	}
 	return processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),

@@ -23,12 +23,20 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                        metric.Meter
-	mu                           sync.Mutex
-	registrations                []metric.Registration
-	ProcessorMeshCanarySpans     metric.Int64Counter
-	ProcessorMeshMalformedInputs metric.Int64Counter
-	ProcessorMeshSpans           metric.Int64Counter
+	meter                                metric.Meter
+	mu                                   sync.Mutex
+	registrations                        []metric.Registration
+	ProcessorMeshCanarySpans             metric.Int64Counter
+	ProcessorMeshMalformedInputs         metric.Int64Counter
+	ProcessorMeshSamplingBytesBuffered   metric.Int64UpDownCounter
+	ProcessorMeshSamplingDecisionLatency metric.Float64Histogram
+	ProcessorMeshSamplingDecisions       metric.Int64Counter
+	ProcessorMeshSamplingForcedDecisions metric.Int64Counter
+	ProcessorMeshSamplingLateSpans       metric.Int64Counter
+	ProcessorMeshSamplingRefusedSpans    metric.Int64Counter
+	ProcessorMeshSamplingStressRelief    metric.Int64UpDownCounter
+	ProcessorMeshSamplingTracesBuffered  metric.Int64UpDownCounter
+	ProcessorMeshSpans                   metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -70,6 +78,55 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_mesh_malformed_inputs",
 		metric.WithDescription("Proxy tag values that could not be parsed, by tag (attribute input). The span passes on with what could be derived. [Development]"),
 		metric.WithUnit("{value}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorMeshSamplingBytesBuffered, err = builder.meter.Int64UpDownCounter(
+		"otelcol_processor_mesh_sampling_bytes_buffered",
+		metric.WithDescription("Bytes held by traces buffered for a sampling decision (OTLP protobuf plus bookkeeping). [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorMeshSamplingDecisionLatency, err = builder.meter.Float64Histogram(
+		"otelcol_processor_mesh_sampling_decision_latency",
+		metric.WithDescription("Time from the last span of a trace arriving to its sampling decision. [Development]"),
+		metric.WithUnit("ms"),
+		metric.WithExplicitBucketBoundaries([]float64{10, 50, 100, 250, 500, 1000, 1500, 2000, 5000, 10000, 30000, 60000}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorMeshSamplingDecisions, err = builder.meter.Int64Counter(
+		"otelcol_processor_mesh_sampling_decisions",
+		metric.WithDescription("Sampling decisions, by deciding rule (attribute rule) and outcome (kept or dropped). [Development]"),
+		metric.WithUnit("{trace}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorMeshSamplingForcedDecisions, err = builder.meter.Int64Counter(
+		"otelcol_processor_mesh_sampling_forced_decisions",
+		metric.WithDescription("Decisions taken before a trace was complete, by reason (max_wait, span_limit, byte_limit, memory, shutdown). [Development]"),
+		metric.WithUnit("{trace}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorMeshSamplingLateSpans, err = builder.meter.Int64Counter(
+		"otelcol_processor_mesh_sampling_late_spans",
+		metric.WithDescription("Spans that arrived after their trace was decided, by decision source (kept_cache, dropped_cache) and outcome. [Development]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorMeshSamplingRefusedSpans, err = builder.meter.Int64Counter(
+		"otelcol_processor_mesh_sampling_refused_spans",
+		metric.WithDescription("Kept spans the next consumer refused; they are lost. [Development]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorMeshSamplingStressRelief, err = builder.meter.Int64UpDownCounter(
+		"otelcol_processor_mesh_sampling_stress_relief",
+		metric.WithDescription("1 while stress relief is active (new traces sampled by trace id without buffering), else 0. [Development]"),
+		metric.WithUnit("1"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorMeshSamplingTracesBuffered, err = builder.meter.Int64UpDownCounter(
+		"otelcol_processor_mesh_sampling_traces_buffered",
+		metric.WithDescription("Traces buffered for a sampling decision. [Development]"),
+		metric.WithUnit("{trace}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorMeshSpans, err = builder.meter.Int64Counter(

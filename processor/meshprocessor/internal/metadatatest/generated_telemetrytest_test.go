@@ -21,11 +21,43 @@ func TestSetupTelemetry(t *testing.T) {
 	defer tb.Shutdown()
 	tb.ProcessorMeshCanarySpans.Add(context.Background(), 1)
 	tb.ProcessorMeshMalformedInputs.Add(context.Background(), 1)
+	tb.ProcessorMeshSamplingBytesBuffered.Add(context.Background(), 1)
+	tb.ProcessorMeshSamplingDecisionLatency.Record(context.Background(), 1)
+	tb.ProcessorMeshSamplingDecisions.Add(context.Background(), 1)
+	tb.ProcessorMeshSamplingForcedDecisions.Add(context.Background(), 1)
+	tb.ProcessorMeshSamplingLateSpans.Add(context.Background(), 1)
+	tb.ProcessorMeshSamplingRefusedSpans.Add(context.Background(), 1)
+	tb.ProcessorMeshSamplingStressRelief.Add(context.Background(), 1)
+	tb.ProcessorMeshSamplingTracesBuffered.Add(context.Background(), 1)
 	tb.ProcessorMeshSpans.Add(context.Background(), 1)
 	AssertEqualProcessorMeshCanarySpans(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorMeshMalformedInputs(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorMeshSamplingBytesBuffered(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorMeshSamplingDecisionLatency(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorMeshSamplingDecisions(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorMeshSamplingForcedDecisions(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorMeshSamplingLateSpans(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorMeshSamplingRefusedSpans(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorMeshSamplingStressRelief(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorMeshSamplingTracesBuffered(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorMeshSpans(t, testTel,

@@ -1,0 +1,265 @@
+package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor"
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// SamplingConfig configures mesh tail sampling (gateway mode). Off by
+// default: a sidecar buffers nothing.
+type SamplingConfig struct {
+	// Enabled turns tail sampling on. All spans of a trace must reach the
+	// same collector (use the load_balancing exporter by trace id in front).
+	Enabled bool `mapstructure:"enabled"`
+	// SettleTime is how long a trace that is complete in mesh terms waits
+	// for stragglers before it is decided.
+	SettleTime time.Duration `mapstructure:"settle_time"`
+	// MaxWait decides traces that never complete, counted from their first span.
+	MaxWait time.Duration `mapstructure:"max_wait"`
+	// MaxSpansPerTrace and MaxBytesPerTrace decide a trace early when reached.
+	MaxSpansPerTrace int `mapstructure:"max_spans_per_trace"`
+	MaxBytesPerTrace int `mapstructure:"max_bytes_per_trace"`
+	// MaxBufferedBytes bounds the spans held for decisions (OTLP protobuf
+	// bytes plus bookkeeping); beyond it the oldest traces are decided on
+	// what they have.
+	MaxBufferedBytes int64 `mapstructure:"max_buffered_bytes"`
+	// NumShards splits the buffer by trace id, each part with its own lock;
+	// 0 means 16 per CPU.
+	NumShards int `mapstructure:"num_shards"`
+	// DecisionCache remembers decisions so that late spans follow them.
+	DecisionCache DecisionCacheConfig `mapstructure:"decision_cache"`
+	// StressRelief samples new traces by trace id without buffering while
+	// the buffer is nearly full.
+	StressRelief StressReliefConfig `mapstructure:"stress_relief"`
+	// RateLimit caps what is kept; errors and mesh failures always pass.
+	RateLimit RateLimitConfig `mapstructure:"rate_limit"`
+	// RecordRule adds mesh.sampling.rule (the deciding rule) to kept spans.
+	RecordRule bool `mapstructure:"record_rule"`
+	// Rules decide which traces are kept, in the order documented in the README.
+	Rules RulesConfig `mapstructure:"rules"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// DecisionCacheConfig sizes the decision caches.
+type DecisionCacheConfig struct {
+	// KeptTraces is how many kept traces are remembered (about 64 bytes each).
+	KeptTraces int `mapstructure:"kept_traces"`
+	// DroppedTraces is how many dropped traces are remembered (about 8 bytes each).
+	DroppedTraces int `mapstructure:"dropped_traces"`
+}
+
+// StressReliefConfig configures stress relief.
+type StressReliefConfig struct {
+	// Enabled turns stress relief on.
+	Enabled bool `mapstructure:"enabled"`
+	// ActivationLevel and DeactivationLevel are fractions of max_buffered_bytes.
+	ActivationLevel   float64 `mapstructure:"activation_level"`
+	DeactivationLevel float64 `mapstructure:"deactivation_level"`
+	// MinActive is the shortest time stress relief stays on.
+	MinActive time.Duration `mapstructure:"min_active"`
+	// Probability is the trace-id sampling probability while it is on.
+	Probability float64 `mapstructure:"probability"`
+}
+
+// RateLimitConfig caps kept traces and spans per second (0: no cap).
+type RateLimitConfig struct {
+	TracesPerSecond float64 `mapstructure:"traces_per_second"`
+	SpansPerSecond  float64 `mapstructure:"spans_per_second"`
+}
+
+// RulesConfig holds the sampling rules. Each keeps the traces it matches
+// with its probability; a trace matched by several rules is kept with the
+// highest of their probabilities; baseline applies to every trace.
+type RulesConfig struct {
+	// Errors: a span with Error status, an HTTP 5xx or a gRPC server error.
+	Errors ProbabilityRule `mapstructure:"errors"`
+	// MeshFailures: an Envoy failure response flag (UF, UH, URX …) or a
+	// retried request (retry.count), even when the final status is 200.
+	MeshFailures ProbabilityRule `mapstructure:"mesh_failures"`
+	// Latency: the whole trace or any hop over the threshold.
+	Latency LatencyRuleConfig `mapstructure:"latency"`
+	// Canary: a span with mesh.canary=true.
+	Canary ProbabilityRule `mapstructure:"canary"`
+	// Attributes: span or resource attribute matches.
+	Attributes []AttributeRuleConfig `mapstructure:"attributes"`
+	// EdgeCoverage keeps at least min_traces traces per window for every
+	// source → destination service edge.
+	EdgeCoverage EdgeCoverageConfig `mapstructure:"edge_coverage"`
+	// Baseline: every other trace.
+	Baseline ProbabilityRule `mapstructure:"baseline"`
+}
+
+// ProbabilityRule is a rule with only a probability (0 disables it).
+type ProbabilityRule struct {
+	Probability float64 `mapstructure:"probability"`
+}
+
+// LatencyRuleConfig configures the latency rule.
+type LatencyRuleConfig struct {
+	Probability float64 `mapstructure:"probability"`
+	// Threshold applies to the whole trace and to every hop.
+	Threshold time.Duration `mapstructure:"threshold"`
+	// PerDestination overrides the hop threshold by destination service
+	// (mesh.destination.service).
+	PerDestination map[string]time.Duration `mapstructure:"per_destination"`
+}
+
+// AttributeRuleConfig keeps traces with a matching attribute. Set exactly
+// one of values, regex, min/max or bool.
+type AttributeRuleConfig struct {
+	// Name identifies the rule in telemetry and mesh.sampling.rule.
+	Name string `mapstructure:"name"`
+	// Key is the attribute key.
+	Key string `mapstructure:"key"`
+	// Scope is "span" (default) or "resource".
+	Scope string `mapstructure:"scope"`
+	// Values match string values exactly.
+	Values []string `mapstructure:"values"`
+	// Regex matches string values.
+	Regex string `mapstructure:"regex"`
+	// Min and Max bound numeric values (strings are parsed).
+	Min *float64 `mapstructure:"min"`
+	Max *float64 `mapstructure:"max"`
+	// Bool matches a boolean value.
+	Bool *bool `mapstructure:"bool"`
+	// Probability of keeping a matching trace (default 1).
+	Probability *float64 `mapstructure:"probability"`
+}
+
+// probability returns the rule's probability, 1 when unset.
+func (a AttributeRuleConfig) probability() float64 {
+	if a.Probability == nil {
+		return 1
+	}
+	return *a.Probability
+}
+
+// EdgeCoverageConfig configures the per-edge coverage rule.
+type EdgeCoverageConfig struct {
+	// MinTraces per edge and window; 0 disables the rule.
+	MinTraces int           `mapstructure:"min_traces"`
+	Window    time.Duration `mapstructure:"window"`
+}
+
+func defaultSamplingConfig() SamplingConfig {
+	return SamplingConfig{
+		SettleTime:       time.Second,
+		MaxWait:          30 * time.Second,
+		MaxSpansPerTrace: 10_000,
+		MaxBytesPerTrace: 8 << 20,
+		MaxBufferedBytes: 256 << 20,
+		DecisionCache:    DecisionCacheConfig{KeptTraces: 100_000, DroppedTraces: 1_000_000},
+		StressRelief: StressReliefConfig{
+			Enabled: true, ActivationLevel: 0.9, DeactivationLevel: 0.75,
+			MinActive: 10 * time.Second, Probability: 0.01,
+		},
+		Rules: RulesConfig{
+			Errors:       ProbabilityRule{Probability: 1},
+			MeshFailures: ProbabilityRule{Probability: 1},
+			Latency:      LatencyRuleConfig{Probability: 1, Threshold: time.Second},
+			Canary:       ProbabilityRule{Probability: 1},
+			EdgeCoverage: EdgeCoverageConfig{MinTraces: 1, Window: time.Minute},
+			Baseline:     ProbabilityRule{Probability: 0.1},
+		},
+	}
+}
+
+func (s *SamplingConfig) validate() []error {
+	if !s.Enabled {
+		return nil
+	}
+	var errs []error
+	prob := func(key string, p float64) {
+		if p < 0 || p > 1 {
+			errs = append(errs, fmt.Errorf("sampling.%s: %v must be between 0 and 1", key, p))
+		}
+	}
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("sampling.%s: must be positive", key))
+		}
+	}
+	positive("settle_time", s.SettleTime)
+	positive("max_wait", s.MaxWait)
+	if s.SettleTime >= s.MaxWait {
+		errs = append(errs, errors.New("sampling.settle_time must be shorter than sampling.max_wait"))
+	}
+	if s.MaxBufferedBytes <= 0 {
+		errs = append(errs, errors.New("sampling.max_buffered_bytes: must be positive"))
+	}
+	if s.MaxSpansPerTrace < 0 || s.MaxBytesPerTrace < 0 || s.NumShards < 0 {
+		errs = append(errs, errors.New("sampling.max_spans_per_trace, max_bytes_per_trace and num_shards must not be negative"))
+	}
+	if s.DecisionCache.KeptTraces < 0 || s.DecisionCache.DroppedTraces < 0 {
+		errs = append(errs, errors.New("sampling.decision_cache sizes must not be negative"))
+	}
+	if sr := s.StressRelief; sr.Enabled {
+		if sr.DeactivationLevel <= 0 || sr.DeactivationLevel >= sr.ActivationLevel || sr.ActivationLevel > 1 {
+			errs = append(errs, errors.New("sampling.stress_relief: need 0 < deactivation_level < activation_level <= 1"))
+		}
+		prob("stress_relief.probability", sr.Probability)
+	}
+	if s.RateLimit.TracesPerSecond < 0 || s.RateLimit.SpansPerSecond < 0 {
+		errs = append(errs, errors.New("sampling.rate_limit: rates must not be negative"))
+	}
+	r := s.Rules
+	prob("rules.errors.probability", r.Errors.Probability)
+	prob("rules.mesh_failures.probability", r.MeshFailures.Probability)
+	prob("rules.latency.probability", r.Latency.Probability)
+	prob("rules.canary.probability", r.Canary.Probability)
+	prob("rules.baseline.probability", r.Baseline.Probability)
+	if r.Latency.Probability > 0 && r.Latency.Threshold <= 0 && len(r.Latency.PerDestination) == 0 {
+		errs = append(errs, errors.New("sampling.rules.latency.threshold: must be positive when the rule is on"))
+	}
+	for dest, d := range r.Latency.PerDestination {
+		positive("rules.latency.per_destination."+dest, d)
+	}
+	if r.EdgeCoverage.MinTraces < 0 {
+		errs = append(errs, errors.New("sampling.rules.edge_coverage.min_traces: must not be negative"))
+	}
+	if r.EdgeCoverage.MinTraces > 0 {
+		positive("rules.edge_coverage.window", r.EdgeCoverage.Window)
+	}
+	if len(r.Attributes) > 64 {
+		errs = append(errs, errors.New("sampling.rules.attributes: at most 64 rules"))
+	}
+	names := map[string]bool{}
+	for i, a := range r.Attributes {
+		key := fmt.Sprintf("sampling.rules.attributes[%d]", i)
+		if a.Name == "" || names[a.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: must be set and unique", key))
+		}
+		names[a.Name] = true
+		if a.Key == "" {
+			errs = append(errs, fmt.Errorf("%s.key: must be set", key))
+		}
+		if a.Scope != "" && a.Scope != "span" && a.Scope != "resource" {
+			errs = append(errs, fmt.Errorf("%s.scope: %q must be span or resource", key, a.Scope))
+		}
+		kinds := 0
+		if len(a.Values) > 0 {
+			kinds++
+		}
+		if a.Regex != "" {
+			kinds++
+			if _, err := regexp.Compile(a.Regex); err != nil {
+				errs = append(errs, fmt.Errorf("%s.regex: %w", key, err))
+			}
+		}
+		if a.Min != nil || a.Max != nil {
+			kinds++
+		}
+		if a.Bool != nil {
+			kinds++
+		}
+		if kinds != 1 {
+			errs = append(errs, fmt.Errorf("%s: set exactly one of values, regex, min/max or bool", key))
+		}
+		prob(key+".probability", a.probability())
+	}
+	return errs
+}

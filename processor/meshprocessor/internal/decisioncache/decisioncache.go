@@ -1,0 +1,133 @@
+// Package decisioncache remembers sampling decisions so that spans arriving
+// after their trace was decided follow the decision: a bounded map for kept
+// traces (their threshold and rule), and a compact fingerprint set for the
+// far more numerous dropped traces (about 8 bytes per trace).
+//
+// Neither is safe for concurrent use: the sampler keeps one of each per shard,
+// under the shard's lock.
+package decisioncache // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/decisioncache"
+
+import (
+	"encoding/binary"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// Kept is what a late span of a kept trace needs.
+type Kept struct {
+	// Threshold is the OTEP 235 threshold the trace was kept with.
+	Threshold uint64
+	// Rule is the rule that kept it.
+	Rule string
+}
+
+// KeptCache is a FIFO-bounded map of kept traces.
+type KeptCache struct {
+	entries map[pcommon.TraceID]Kept
+	order   []pcommon.TraceID // ring of insertion order
+	next    int
+}
+
+// NewKeptCache remembers up to size traces (at least 1).
+func NewKeptCache(size int) *KeptCache {
+	size = max(size, 1)
+	return &KeptCache{entries: make(map[pcommon.TraceID]Kept, size), order: make([]pcommon.TraceID, 0, size)}
+}
+
+// Put remembers a kept trace, forgetting the oldest when full.
+func (c *KeptCache) Put(id pcommon.TraceID, k Kept) {
+	if _, ok := c.entries[id]; ok {
+		c.entries[id] = k
+		return
+	}
+	if len(c.order) < cap(c.order) {
+		c.order = append(c.order, id)
+	} else {
+		delete(c.entries, c.order[c.next])
+		c.order[c.next] = id
+		c.next = (c.next + 1) % len(c.order)
+	}
+	c.entries[id] = k
+}
+
+// Get returns the decision for a kept trace.
+func (c *KeptCache) Get(id pcommon.TraceID) (Kept, bool) {
+	k, ok := c.entries[id]
+	return k, ok
+}
+
+// Len is the number of remembered traces.
+func (c *KeptCache) Len() int { return len(c.entries) }
+
+// DroppedSet remembers dropped trace ids as 32-bit fingerprints in two
+// generations of open-addressing tables: when the current one is half full
+// it becomes the previous one, and the previous one is forgotten. It holds
+// between size/2 and size traces in 8·size bytes. A lookup of a trace that was
+// never added answers true with a probability of about 2^-32 per probe.
+type DroppedSet struct {
+	cur, prev []uint32
+	n, limit  int
+}
+
+// NewDroppedSet remembers at least size/2 and up to size dropped traces.
+func NewDroppedSet(size int) *DroppedSet {
+	slots := 16
+	for slots < size {
+		slots <<= 1
+	}
+	return &DroppedSet{cur: make([]uint32, slots), prev: make([]uint32, slots), limit: slots / 2}
+}
+
+// fingerprint derives a non-zero 32-bit fingerprint and a slot hash from the
+// trace id (already random; mixed in case it is not).
+func fingerprint(id pcommon.TraceID) (fp uint32, h uint64) {
+	h = binary.LittleEndian.Uint64(id[:8]) ^ binary.LittleEndian.Uint64(id[8:])*0x9e3779b97f4a7c15
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 32
+	fp = uint32(h)
+	if fp == 0 {
+		fp = 1
+	}
+	return fp, h >> 32
+}
+
+// Add remembers a dropped trace.
+func (s *DroppedSet) Add(id pcommon.TraceID) {
+	fp, h := fingerprint(id)
+	if lookup(s.cur, fp, h) {
+		return
+	}
+	if s.n >= s.limit {
+		s.prev, s.cur = s.cur, s.prev
+		clear(s.cur)
+		s.n = 0
+	}
+	mask := uint64(len(s.cur) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		if s.cur[i] == 0 {
+			s.cur[i] = fp
+			s.n++
+			return
+		}
+	}
+}
+
+// Contains reports whether the trace was dropped (recently enough).
+func (s *DroppedSet) Contains(id pcommon.TraceID) bool {
+	fp, h := fingerprint(id)
+	return lookup(s.cur, fp, h) || lookup(s.prev, fp, h)
+}
+
+func lookup(table []uint32, fp uint32, h uint64) bool {
+	mask := uint64(len(table) - 1)
+	for i := h & mask; table[i] != 0; i = (i + 1) & mask {
+		if table[i] == fp {
+			return true
+		}
+	}
+	return false
+}
+
+// Bytes is the memory the set holds.
+func (s *DroppedSet) Bytes() int { return 4 * (len(s.cur) + len(s.prev)) }

@@ -1,0 +1,60 @@
+package sampling
+
+import (
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// matchSpanAttribute returns the bits of the span-scoped attribute rules on
+// key that v matches.
+func (e *Engine) matchSpanAttribute(key string, v pcommon.Value) uint64 {
+	return e.matchAttribute(key, v, false)
+}
+
+func (e *Engine) matchResourceAttribute(key string, v pcommon.Value) uint64 {
+	return e.matchAttribute(key, v, true)
+}
+
+func (e *Engine) matchAttribute(key string, v pcommon.Value, resource bool) uint64 {
+	var bits uint64
+	for i, r := range e.set.Rules.Attributes {
+		if r.Key == key && r.Resource == resource && attributeMatches(r, v) {
+			bits |= 1 << uint(i)
+		}
+	}
+	return bits
+}
+
+func attributeMatches(r AttributeRule, v pcommon.Value) bool {
+	switch {
+	case r.Bool != nil:
+		return v.Type() == pcommon.ValueTypeBool && v.Bool() == *r.Bool
+	case r.Min != nil || r.Max != nil:
+		var f float64
+		switch v.Type() {
+		case pcommon.ValueTypeInt:
+			f = float64(v.Int())
+		case pcommon.ValueTypeDouble:
+			f = v.Double()
+		case pcommon.ValueTypeStr:
+			var err error
+			if f, err = strconv.ParseFloat(v.Str(), 64); err != nil {
+				return false
+			}
+		default:
+			return false
+		}
+		return (r.Min == nil || f >= *r.Min) && (r.Max == nil || f <= *r.Max)
+	}
+	s := v.AsString()
+	if r.Regex != nil && r.Regex.MatchString(s) {
+		return true
+	}
+	for _, want := range r.Values {
+		if s == want {
+			return true
+		}
+	}
+	return false
+}

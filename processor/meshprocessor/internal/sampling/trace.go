@@ -1,0 +1,213 @@
+package sampling
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/responseflags"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/threshold"
+)
+
+// trace is a buffered trace: its spans as OTLP protobuf chunks (one per
+// resource of each batch it arrived in) and what the rules and the
+// completeness check need to know about them.
+type trace struct {
+	id          pcommon.TraceID
+	first, last int64 // arrival times, unix ns
+	chunks      [][]byte
+	bytes       int
+	spans       int
+
+	// Structure, for completeness: span ids, their parents, the outbound
+	// client hops that wait for their server span, and the parents of
+	// inbound server spans.
+	spanIDs, parents       []uint64
+	outbound, serverParent []uint64
+
+	err, failure, retry, canary, slow bool
+	minStart, maxEnd                  uint64
+	edges                             []uint64
+	attrMatch                         uint64
+
+	randomness uint64
+	upstream   threshold.Threshold
+	complete   bool
+}
+
+func spanKey(id pcommon.SpanID) uint64 { return binary.BigEndian.Uint64(id[:]) }
+
+// memoryOverhead estimates the bytes a trace holds beyond its chunks.
+func (t *trace) memoryOverhead() int {
+	return 160 + 8*(cap(t.spanIDs)+cap(t.parents)+cap(t.outbound)+cap(t.serverParent)+cap(t.edges)) + 24*cap(t.chunks)
+}
+
+// spanFacts is what one span contributes to its trace.
+type spanFacts struct {
+	err, failure, retry, canary bool
+	outbound, inbound           bool
+	status                      int64
+	dest                        string
+}
+
+// observe reads the attributes the rules need from a normalized span, in
+// one pass over its attributes.
+func (e *Engine) observe(t *trace, span ptrace.Span, source string, resAttrMatch uint64) {
+	var f spanFacts
+	f.err = span.Status().Code() == ptrace.StatusCodeError
+	attrMatch := resAttrMatch
+	for k, v := range span.Attributes().All() {
+		switch k {
+		case "http.response.status_code":
+			f.status = v.Int()
+			if f.status >= 500 {
+				f.err = true
+			}
+		case "mesh.response_flags":
+			if _, ok := responseflags.Failure(v.Str()); ok {
+				f.failure = true
+			}
+		case "http.request.resend_count", "retry.count":
+			if v.Int() > 0 || (v.Type() == pcommon.ValueTypeStr && v.Str() != "0" && v.Str() != "") {
+				f.retry = true
+			}
+		case "mesh.canary":
+			f.canary = v.Bool()
+		case "mesh.direction":
+			f.outbound, f.inbound = v.Str() == "outbound", v.Str() == "inbound"
+		case "mesh.destination.service":
+			f.dest = v.Str()
+		}
+		if e.attrKeys[k] {
+			attrMatch |= e.matchSpanAttribute(k, v)
+		}
+	}
+	t.attrMatch |= attrMatch
+	t.err = t.err || f.err
+	t.failure = t.failure || f.failure
+	t.retry = t.retry || f.retry
+	t.canary = t.canary || f.canary
+
+	start, end := uint64(span.StartTimestamp()), uint64(span.EndTimestamp())
+	if t.minStart == 0 || (start != 0 && start < t.minStart) {
+		t.minStart = start
+	}
+	t.maxEnd = max(t.maxEnd, end)
+	if hop := e.rules.hopThreshold(f.dest); hop > 0 && end > start && int64(end-start) >= int64(hop) {
+		t.slow = true
+	}
+
+	id, parent := spanKey(span.SpanID()), spanKey(span.ParentSpanID())
+	t.spanIDs = append(t.spanIDs, id)
+	t.parents = append(t.parents, parent)
+	switch span.Kind() {
+	case ptrace.SpanKindClient:
+		if f.outbound && f.dest != "" {
+			// A hop the proxy failed (no server was reached) has no server span.
+			failed := f.failure || (f.err && (f.status == 0 || f.status == 502 || f.status == 503 || f.status == 504))
+			if !failed {
+				t.outbound = append(t.outbound, id)
+			}
+			if source != "" {
+				t.edges = appendUnique(t.edges, edgeKey(source, f.dest))
+			}
+		}
+	case ptrace.SpanKindServer:
+		if f.inbound {
+			t.serverParent = append(t.serverParent, parent)
+		}
+	}
+	if up, ok := threshold.Upstream(span.TraceState().AsRaw()); ok && up > t.upstream {
+		t.upstream = up
+	}
+}
+
+var edgeSeed = maphash.MakeSeed()
+
+func edgeKey(source, dest string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(edgeSeed)
+	h.WriteString(source)
+	h.WriteByte(0)
+	h.WriteString(dest)
+	return h.Sum64()
+}
+
+func appendUnique(s []uint64, v uint64) []uint64 {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+// checkComplete: the spans form one tree under the trace's root (the only
+// span whose parent is not in the trace is the root, which has no parent)
+// and every outbound client hop has its inbound server span.
+func (t *trace) checkComplete() bool {
+	ids := t.spanIDs
+	has := func(id uint64) bool {
+		for _, x := range ids {
+			if x == id {
+				return true
+			}
+		}
+		return false
+	}
+	if len(ids) > 64 {
+		set := make(map[uint64]struct{}, len(ids))
+		for _, x := range ids {
+			set[x] = struct{}{}
+		}
+		has = func(id uint64) bool { _, ok := set[id]; return ok }
+	}
+	roots := 0
+	for _, p := range t.parents {
+		if p == 0 {
+			roots++
+		} else if !has(p) {
+			return false // a part of the tree above this span is missing
+		}
+	}
+	if roots != 1 {
+		return false
+	}
+	for _, hop := range t.outbound {
+		matched := false
+		for _, p := range t.serverParent {
+			if p == hop {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			return false
+		}
+	}
+	return true
+}
+
+// rootSpanID is the span whose parent is not in the trace.
+func (t *trace) rootSpanID() uint64 {
+	for i, p := range t.parents {
+		if p == 0 {
+			return t.spanIDs[i]
+		}
+	}
+	for i, p := range t.parents {
+		found := false
+		for _, x := range t.spanIDs {
+			if x == p {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return t.spanIDs[i]
+		}
+	}
+	return 0
+}

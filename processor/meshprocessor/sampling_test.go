@@ -1,0 +1,441 @@
+package meshprocessor
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadata"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadatatest"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/sampling"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/threshold"
+)
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// testSampler is a mesh processor with sampling on, a fake clock and a sink.
+type testSampler struct {
+	t     *testing.T
+	sp    *samplingProcessor
+	clock *fakeClock
+	sink  *consumertest.TracesSink
+	tel   *componenttest.Telemetry
+}
+
+func newTestSampler(t *testing.T, mutate func(*SamplingConfig)) *testSampler {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Sampling.Enabled = true
+	cfg.Sampling.NumShards = 4
+	mutate(&cfg.Sampling)
+	require.NoError(t, cfg.Validate())
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := metadatatest.NewSettings(tel)
+	p, err := newMeshProcessor(set, cfg)
+	require.NoError(t, err)
+	ts := &testSampler{t: t, clock: &fakeClock{now: time.Unix(1_700_000_000, 0)}, sink: new(consumertest.TracesSink), tel: tel}
+	ts.sp = &samplingProcessor{mesh: p, engine: sampling.New(engineSettings(cfg.Sampling), ts.sink, p.telemetry, zap.NewNop(), ts.clock)}
+	require.NoError(t, ts.sp.Start(t.Context(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = ts.sp.Shutdown(context.Background()) })
+	return ts
+}
+
+func (ts *testSampler) send(td ptrace.Traces) {
+	require.NoError(ts.t, ts.sp.ConsumeTraces(ts.t.Context(), td))
+}
+
+// after advances the clock and runs one decision round.
+func (ts *testSampler) after(d time.Duration) {
+	ts.clock.Advance(d)
+	ts.sp.engine.Tick()
+}
+
+func (ts *testSampler) keptSpans() []ptrace.Span {
+	var out []ptrace.Span
+	for _, td := range ts.sink.AllTraces() {
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, s := range ss.Spans().All() {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// keepAll keeps every trace so that decisions are visible at the sink.
+func keepAll(s *SamplingConfig) { s.Rules.Baseline.Probability = 1 }
+
+// splitByResource returns one Traces per ResourceSpans (per proxy).
+func splitByResource(td ptrace.Traces) []ptrace.Traces {
+	var out []ptrace.Traces
+	for _, rs := range td.ResourceSpans().All() {
+		one := ptrace.NewTraces()
+		rs.CopyTo(one.ResourceSpans().AppendEmpty())
+		out = append(out, one)
+	}
+	return out
+}
+
+func TestCompletenessOutOfOrderAcrossBatches(t *testing.T) {
+	for _, mesh := range []meshgen.Mesh{meshgen.Istio, meshgen.Linkerd, meshgen.Envoy} {
+		t.Run(string(mesh), func(t *testing.T) {
+			ts := newTestSampler(t, keepAll)
+			tr := meshgen.New(meshgen.Options{Mesh: mesh, Seed: 7}).Next()
+			parts := splitByResource(tr.Traces)
+			require.Greater(t, len(parts), 1)
+			// Deepest proxies first, the root's proxy last: until the last
+			// batch some client hop or the tree's root is missing.
+			for i := len(parts) - 1; i >= 1; i-- {
+				ts.send(parts[i])
+				ts.after(2 * time.Second)
+				assert.Empty(t, ts.keptSpans(), "decided before complete (%d batches left)", i)
+			}
+			ts.send(parts[0])
+			ts.after(500 * time.Millisecond)
+			assert.Empty(t, ts.keptSpans(), "decided within the settle time")
+			ts.after(600 * time.Millisecond)
+			spans := ts.keptSpans()
+			require.Len(t, spans, tr.Traces.SpanCount(), "the whole trace is kept")
+			roots := 0
+			for _, s := range spans {
+				assert.Equal(t, "ot=th:0", s.TraceState().AsRaw())
+				if c, ok := s.Attributes().Get(sampling.AttrComplete); ok {
+					roots++
+					assert.True(t, c.Bool())
+				}
+			}
+			assert.Equal(t, 1, roots)
+		})
+	}
+}
+
+func TestMissingServerHopWaitsForMaxWait(t *testing.T) {
+	ts := newTestSampler(t, keepAll)
+	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, Seed: 3}).Next()
+	// Drop the details server span: its client hop stays unmatched.
+	removed := false
+	for _, rs := range tr.Traces.ResourceSpans().All() {
+		rs.ScopeSpans().At(0).Spans().RemoveIf(func(s ptrace.Span) bool {
+			v, _ := s.Attributes().Get("istio.canonical_service")
+			if !removed && v.Str() == "details" && s.Kind() == ptrace.SpanKindServer {
+				removed = true
+				return true
+			}
+			return false
+		})
+	}
+	require.True(t, removed)
+	n := tr.Traces.SpanCount()
+	ts.send(tr.Traces)
+	ts.after(10 * time.Second)
+	assert.Empty(t, ts.keptSpans())
+	ts.after(21 * time.Second)
+	spans := ts.keptSpans()
+	require.Len(t, spans, n)
+	for _, s := range spans {
+		if c, ok := s.Attributes().Get(sampling.AttrComplete); ok {
+			assert.False(t, c.Bool(), "the root says the trace was incomplete")
+		}
+	}
+	metadatatest.AssertEqualProcessorMeshSamplingForcedDecisions(t, ts.tel, []metricdata.DataPoint[int64]{
+		{Attributes: attribute.NewSet(attribute.String("reason", "max_wait")), Value: 1},
+	}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestProxyFailureHopNeedsNoServerSpan(t *testing.T) {
+	ts := newTestSampler(t, func(*SamplingConfig) {})
+	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, FlagRate: 1, Seed: 11}).Next()
+	require.True(t, tr.Failure)
+	ts.send(tr.Traces)
+	ts.after(1100 * time.Millisecond)
+	spans := ts.keptSpans()
+	require.Len(t, spans, tr.Traces.SpanCount(), "a UF/UH trace is complete without the unreachable server, and kept")
+}
+
+// ruleCase sends one trace and checks which rule decided.
+func TestRules(t *testing.T) {
+	none := func(s *SamplingConfig) {
+		s.Rules.Baseline.Probability = 0
+		s.Rules.EdgeCoverage.MinTraces = 0
+		s.RecordRule = true
+	}
+	tests := []struct {
+		name   string
+		opts   meshgen.Options
+		mutate func(*SamplingConfig)
+		rule   string // "" = dropped
+	}{
+		{"errors", meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 1}, none, "errors"},
+		{"mesh failure", meshgen.Options{Mesh: meshgen.Istio, FlagRate: 1}, func(s *SamplingConfig) {
+			none(s)
+			s.Rules.Errors.Probability = 0 // errors come first in the order and would decide
+		}, "mesh_failures"},
+		{"errors before mesh failures", meshgen.Options{Mesh: meshgen.Istio, FlagRate: 1}, none, "errors"},
+		{"slow", meshgen.Options{Mesh: meshgen.Istio, SlowRate: 1}, none, "latency"},
+		{"slow hop per destination", meshgen.Options{Mesh: meshgen.Istio}, func(s *SamplingConfig) {
+			none(s)
+			s.Rules.Latency.PerDestination = map[string]time.Duration{"details": time.Millisecond}
+		}, "latency"},
+		{"canary", meshgen.Options{Mesh: meshgen.Istio, CanaryShare: 1}, none, "canary"},
+		{"attribute", meshgen.Options{Mesh: meshgen.Istio}, func(s *SamplingConfig) {
+			none(s)
+			s.Rules.Attributes = []AttributeRuleConfig{{Name: "gw", Key: "mesh.proxy.mode", Scope: "resource", Values: []string{"gateway"}}}
+		}, "attribute/gw"},
+		{"edge coverage", meshgen.Options{Mesh: meshgen.Istio}, func(s *SamplingConfig) {
+			none(s)
+			s.Rules.EdgeCoverage.MinTraces = 1
+		}, "edge_coverage"},
+		{"plain traffic dropped", meshgen.Options{Mesh: meshgen.Istio}, none, ""},
+		{"disabled rule", meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 1}, func(s *SamplingConfig) {
+			none(s)
+			s.Rules.Errors.Probability = 0
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestSampler(t, tt.mutate)
+			tt.opts.Seed = 5
+			tr := meshgen.New(tt.opts).Next()
+			ts.send(tr.Traces)
+			ts.after(31 * time.Second)
+			spans := ts.keptSpans()
+			if tt.rule == "" {
+				assert.Empty(t, spans)
+				return
+			}
+			require.Len(t, spans, tr.Traces.SpanCount())
+			r, _ := spans[0].Attributes().Get(sampling.AttrRule)
+			assert.Equal(t, tt.rule, r.Str())
+		})
+	}
+}
+
+func TestRetryEndingIn200IsAMeshFailure(t *testing.T) {
+	ts := newTestSampler(t, func(s *SamplingConfig) { s.Rules.Baseline.Probability = 0; s.Rules.EdgeCoverage.MinTraces = 0 })
+	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, Seed: 1}).Next()
+	tr.Traces.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(1).Attributes().PutStr("retry.count", "2")
+	ts.send(tr.Traces)
+	ts.after(2 * time.Second)
+	assert.Len(t, ts.keptSpans(), tr.Traces.SpanCount())
+}
+
+func TestProbabilityAndUpstreamThreshold(t *testing.T) {
+	ts := newTestSampler(t, func(s *SamplingConfig) { s.Rules.Baseline.Probability = 0.5; s.Rules.EdgeCoverage.MinTraces = 0 })
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 9})
+	kept, sent := 0, 0
+	for range 200 {
+		tr := g.Next()
+		r := threshold.Randomness(tr.ID, "")
+		// An upstream head sampler recorded 75% (th:4) on some traces.
+		upstream := r%2 == 0
+		if upstream {
+			setTraceState(tr.Traces, "ot=th:4")
+		}
+		ts.send(tr.Traces)
+		ts.after(1100 * time.Millisecond)
+		spans := ts.keptSpans()
+		got := len(spans) - kept
+		want := 0
+		if r >= 0x80000000000000 {
+			want = tr.Traces.SpanCount()
+		}
+		require.Equal(t, want, got, "consistent: kept iff randomness >= threshold")
+		for _, s := range spans[kept:] {
+			assert.Equal(t, "ot=th:8", s.TraceState().AsRaw(), "max(upstream th:4, ours th:8)")
+		}
+		kept = len(spans)
+		sent++
+	}
+	assert.Positive(t, kept)
+}
+
+func setTraceState(td ptrace.Traces, ts string) {
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, s := range ss.Spans().All() {
+				s.TraceState().FromRaw(ts)
+			}
+		}
+	}
+}
+
+func TestLateSpans(t *testing.T) {
+	ts := newTestSampler(t, func(s *SamplingConfig) { s.Rules.Baseline.Probability = 0; s.Rules.EdgeCoverage.MinTraces = 0 })
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 2})
+	keep := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, ErrorRate: 1, Seed: 3}).Next()
+	drop := g.Next()
+	lateKeep := splitByResource(keep.Traces)
+	lateDrop := splitByResource(drop.Traces)
+	// Everything but the service's own proxy: complete without it? No: its
+	// server span matches the front proxy's client hop, so send a copy of the
+	// whole trace first and the service span again later as a late span.
+	ts.send(keep.Traces)
+	ts.send(drop.Traces)
+	ts.after(1100 * time.Millisecond)
+	n := len(ts.keptSpans())
+	require.Equal(t, keep.Traces.SpanCount(), n)
+
+	ts.send(lateKeep[1])
+	ts.send(lateDrop[1])
+	spans := ts.keptSpans()
+	require.Len(t, spans, n+1, "the late span of the kept trace is passed on at once")
+	assert.Equal(t, "ot=th:0", spans[n].TraceState().AsRaw(), "with the trace's threshold")
+	assert.Equal(t, keep.ID, spans[n].TraceID())
+	metadatatest.AssertEqualProcessorMeshSamplingLateSpans(t, ts.tel, []metricdata.DataPoint[int64]{
+		{Attributes: attribute.NewSet(attribute.String("source", "kept_cache"), attribute.String("outcome", "kept")), Value: 1},
+		{Attributes: attribute.NewSet(attribute.String("source", "dropped_cache"), attribute.String("outcome", "dropped")), Value: 1},
+	}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestMemoryBoundAndStressRelief(t *testing.T) {
+	ts := newTestSampler(t, func(s *SamplingConfig) {
+		s.MaxBufferedBytes = 64 << 10
+		s.Rules.Baseline.Probability = 0
+		s.Rules.EdgeCoverage.MinTraces = 0
+		s.StressRelief.MinActive = 5 * time.Second
+		s.StressRelief.Probability = 0.5
+	})
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, Seed: 4})
+	// Incomplete traces (the root's proxy held back) pile up past the bound.
+	for range 200 {
+		parts := splitByResource(g.Next().Traces)
+		for _, p := range parts[1:] {
+			ts.send(p)
+		}
+	}
+	assert.Greater(t, ts.sp.engine.BufferedBytes(), int64(64<<10))
+	ts.after(100 * time.Millisecond)
+	assert.LessOrEqual(t, ts.sp.engine.BufferedBytes(), int64(64<<10), "oldest traces decided down to the bound")
+	assert.True(t, ts.sp.engine.Stressed(), "the buffer is full: stress relief on")
+
+	// While stressed, new traces are decided at once by trace id.
+	before := len(ts.keptSpans())
+	kept := 0
+	for range 100 {
+		tr := g.Next()
+		ts.send(tr.Traces)
+		if threshold.Randomness(tr.ID, "") >= 0x80000000000000 {
+			kept += tr.Traces.SpanCount()
+		}
+	}
+	got := ts.keptSpans()[before:]
+	assert.Len(t, got, kept, "kept by trace id alone, without buffering")
+	for _, s := range got {
+		assert.Equal(t, "ot=th:8", s.TraceState().AsRaw(), "the stress-relief threshold is recorded")
+	}
+	// Pressure falls once buffered traces time out; relief ends after its minimum time.
+	ts.after(31 * time.Second)
+	assert.False(t, ts.sp.engine.Stressed())
+	metadatatest.AssertEqualProcessorMeshSamplingStressRelief(t, ts.tel, []metricdata.DataPoint[int64]{{Value: 0}}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestShutdownDecidesBufferedTraces(t *testing.T) {
+	ts := newTestSampler(t, keepAll)
+	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, Seed: 8}).Next()
+	ts.send(tr.Traces)
+	require.NoError(t, ts.sp.Shutdown(t.Context()))
+	assert.Len(t, ts.keptSpans(), tr.Traces.SpanCount())
+}
+
+// TestBaselineStatistics: with baseline probability p, the kept fraction of
+// traces is p within 5 standard deviations, and the sum of adjusted counts
+// (1/p from th) estimates the true number of traces per edge within 10%.
+func TestBaselineStatistics(t *testing.T) {
+	const p, n = 0.2, 20000
+	ts := newTestSampler(t, func(s *SamplingConfig) {
+		s.Rules.Baseline.Probability = p
+		s.Rules.EdgeCoverage.MinTraces = 0
+	})
+	rnd := rand.New(rand.NewPCG(1, 2))
+	edges := []string{"reviews", "ratings", "details", "rare"}
+	weights := []float64{0.5, 0.3, 0.15, 0.05}
+	truth := map[string]int{}
+	for i := range n {
+		td := ptrace.NewTraces()
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", "productpage")
+		span := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+		var id pcommon.TraceID
+		for j := range id {
+			id[j] = byte(rnd.Uint32())
+		}
+		span.SetTraceID(id)
+		span.SetSpanID(pcommon.SpanID{1, byte(i), byte(i >> 8), 4, 5, 6, 7, 8})
+		x, dest := rnd.Float64(), edges[len(edges)-1]
+		for k, w := range weights {
+			if x < w {
+				dest = edges[k]
+				break
+			}
+			x -= w
+		}
+		truth[dest]++
+		span.Attributes().PutStr("mesh.destination.service", dest)
+		ts.send(td)
+		if i%1000 == 999 {
+			ts.after(2 * time.Second)
+		}
+	}
+	ts.after(2 * time.Second)
+	estimate := map[string]float64{}
+	spans := ts.keptSpans()
+	for _, s := range spans {
+		th, ok := threshold.Upstream(s.TraceState().AsRaw())
+		require.True(t, ok)
+		d, _ := s.Attributes().Get("mesh.destination.service")
+		estimate[d.Str()] += th.AdjustedCount()
+	}
+	frac := float64(len(spans)) / n
+	sigma := 0.002828 // sqrt(p(1-p)/n)
+	assert.InDelta(t, p, frac, 5*sigma, "kept fraction")
+	for _, e := range edges {
+		assert.InEpsilon(t, float64(truth[e]), estimate[e], 0.10+3/float64(truth[e]), "edge %s: %d traces, estimate %.0f", e, truth[e], estimate[e])
+	}
+}
+
+func TestSamplingProcessorFromFactory(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Sampling.Enabled = true
+	sink := new(consumertest.TracesSink)
+	p, err := NewFactory().CreateTraces(t.Context(), processortest.NewNopSettings(metadata.Type), cfg, sink)
+	require.NoError(t, err)
+	_, isSampler := p.(*samplingProcessor)
+	assert.True(t, isSampler)
+	require.NoError(t, p.Start(t.Context(), componenttest.NewNopHost()))
+	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 1, Seed: 1}).Next()
+	require.NoError(t, p.ConsumeTraces(t.Context(), tr.Traces))
+	require.NoError(t, p.Shutdown(t.Context()))
+	assert.Equal(t, 9, sink.SpanCount()-0, "decided and passed on at shutdown at the latest")
+}
