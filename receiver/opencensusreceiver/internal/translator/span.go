@@ -21,10 +21,10 @@ const (
 
 	// EventMessage is the name of the event a message event becomes, with the
 	// rpc.message.* attributes below (semantic conventions for RPC events).
-	EventMessage          = "message"
-	KeyMessageType        = "rpc.message.type" // "SENT" or "RECEIVED"
-	KeyMessageID          = "rpc.message.id"
-	KeyMessageCompressed  = "rpc.message.compressed_size"
+	EventMessage           = "message"
+	KeyMessageType         = "rpc.message.type" // "SENT" or "RECEIVED"
+	KeyMessageID           = "rpc.message.id"
+	KeyMessageCompressed   = "rpc.message.compressed_size"
 	KeyMessageUncompressed = "rpc.message.uncompressed_size"
 )
 

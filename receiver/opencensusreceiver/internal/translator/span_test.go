@@ -113,8 +113,11 @@ func TestSpanFields(t *testing.T) {
 			},
 		},
 		{
-			name:   "epoch and the last representable second",
-			mutate: func(s *tracepb.Span) { s.StartTime = &timestamppb.Timestamp{}; s.EndTime = &timestamppb.Timestamp{Seconds: maxSeconds, Nanos: 999_999_999} },
+			name: "epoch and the last representable second",
+			mutate: func(s *tracepb.Span) {
+				s.StartTime = &timestamppb.Timestamp{}
+				s.EndTime = &timestamppb.Timestamp{Seconds: maxSeconds, Nanos: 999_999_999}
+			},
 			check: func(t *testing.T, sp ptrace.Span) {
 				assert.Equal(t, pcommon.Timestamp(0), sp.StartTimestamp())
 				assert.Equal(t, pcommon.Timestamp(uint64(maxSeconds)*1e9+999_999_999), sp.EndTimestamp())
@@ -137,8 +140,11 @@ func TestSpanFields(t *testing.T) {
 			check: func(t *testing.T, sp ptrace.Span) { assert.Equal(t, "ot=th:8", sp.TraceState().AsRaw()) },
 		},
 		{
-			name:   "stack trace and child span count have no OTLP field and add nothing",
-			mutate: func(s *tracepb.Span) { s.StackTrace = &tracepb.StackTrace{StackTraceHashId: 7}; s.ChildSpanCount = wrapperspb.UInt32(3) },
+			name: "stack trace and child span count have no OTLP field and add nothing",
+			mutate: func(s *tracepb.Span) {
+				s.StackTrace = &tracepb.StackTrace{StackTraceHashId: 7}
+				s.ChildSpanCount = wrapperspb.UInt32(3)
+			},
 			check: func(t *testing.T, sp ptrace.Span) {
 				assert.Equal(t, 0, sp.Attributes().Len())
 				assert.Equal(t, uint32(0), sp.DroppedAttributesCount())
