@@ -93,6 +93,7 @@ func (r *ocReceiver) Start(ctx context.Context, host component.Host) error {
 	agenttracepb.RegisterTraceServiceServer(server, r)
 	ln, err := r.cfg.NetAddr.Listen(ctx)
 	if err != nil {
+		server.Stop()
 		return err
 	}
 	r.server, r.addr = server, ln.Addr()

@@ -409,3 +409,71 @@ func TestOpenCensusGarbageClientDoesNotDisturbOthers(t *testing.T) {
 	// The collector stops cleanly with the exporter's stream still open.
 	c.stop(t)
 }
+
+// linkerdJaegerConfig is the part of the linkerd-jaeger chart's collector
+// configuration (≤2.18) that applies to traces from proxies: the opencensus
+// receiver and the resource processor that feeds k8sattributes.
+const linkerdJaegerConfig = `
+receivers:
+  opencensus:
+    endpoint: {{.OpenCensus}}
+processors:
+  resource:
+    attributes:
+      - {key: k8s.pod.name, from_attribute: host.name, action: insert}
+      - {key: k8s.namespace.name, from_attribute: linkerd.io/workload-ns, action: insert}
+exporters:
+  otlp_grpc:
+    endpoint: {{.Sink}}
+    tls:
+      insecure: true
+extensions:
+  health_check:
+    endpoint: {{.Health}}
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [opencensus]
+      processors: [resource]
+      exporters: [otlp_grpc]
+  telemetry:
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: {{.MetricsPort}}
+`
+
+func TestOpenCensusLinkerdJaegerCollectorConfigKeepsWorking(t *testing.T) {
+	s := startSink(t)
+	c := startCollector(t, linkerdJaegerConfig, s.addr)
+
+	conn, err := grpc.NewClient(c.ports.OpenCensus, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	stream, err := agenttracepb.NewTraceServiceClient(conn).Export(ctx)
+	require.NoError(t, err)
+	now := time.Now()
+	require.NoError(t, stream.Send(&agenttracepb.ExportTraceServiceRequest{
+		Node: linkerdNode(),
+		Spans: []*tracepb.Span{{
+			TraceId: []byte{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, SpanId: []byte{2, 2, 2, 2, 2, 2, 2, 2},
+			Name: &tracepb.TruncatableString{Value: "/books"}, Kind: tracepb.Span_SERVER,
+			StartTime: timestamppb.New(now.Add(-time.Millisecond)), EndTime: timestamppb.New(now),
+		}},
+	}))
+	require.NoError(t, stream.CloseSend())
+	_, err = stream.Recv()
+	require.ErrorIs(t, err, io.EOF)
+
+	spans := s.waitForSpans(t, 1, 20*time.Second)
+	res := spans[0].Resource.Resource().Attributes().AsRaw()
+	assert.Equal(t, linkerdPod, res["k8s.pod.name"])
+	assert.Equal(t, "booksapp", res["k8s.namespace.name"])
+	assert.Equal(t, linkerdPod, res["host.name"])
+}
