@@ -13,6 +13,7 @@ import (
 	tracepb "github.com/census-instrumentation/opencensus-proto/gen-go/trace/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -382,4 +384,21 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "address already in use")
 	require.NoError(t, second.Shutdown(context.Background()))
+}
+
+func TestExportPassesClientMetadataWhenConfigured(t *testing.T) {
+	got := make(chan []string, 1)
+	next, err := consumer.NewTraces(func(ctx context.Context, _ ptrace.Traces) error {
+		got <- client.FromContext(ctx).Metadata.Get("x-tenant")
+		return nil
+	})
+	require.NoError(t, err)
+	r, _ := startReceiver(t, next, func(c *Config) { c.IncludeMetadata = true })
+	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(t.Context(), "x-tenant", "booksapp"), testTimeout)
+	defer cancel()
+	stream, err := agenttracepb.NewTraceServiceClient(dial(t, r)).Export(ctx)
+	require.NoError(t, err)
+	require.NoError(t, stream.Send(&agenttracepb.ExportTraceServiceRequest{Spans: []*tracepb.Span{ocSpan("/a", 1)}}))
+	require.NoError(t, streamEnd(t, stream, true))
+	assert.Equal(t, []string{"booksapp"}, <-got)
 }
