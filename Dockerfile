@@ -24,6 +24,6 @@ COPY --from=build --chmod=755 /src/_build/otelcol-mesh /otelcol-mesh
 COPY configs/sidecar.yaml configs/gateway.yaml /etc/otelcol-mesh/
 USER ${USER_UID}:${USER_UID}
 # OTLP/gRPC, OTLP/HTTP, Zipkin, health_check, internal metrics (Prometheus)
-EXPOSE 4317 4318 9411 13133 8888
+EXPOSE 4317 4318 9411 55678 13133 8888
 ENTRYPOINT ["/otelcol-mesh"]
 CMD ["--config", "/etc/otelcol-mesh/gateway.yaml"]

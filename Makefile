@@ -15,7 +15,7 @@ CONFIG   ?= configs/local.yaml
 SOURCES := builder-config.yaml go.mod go.sum \
 	$(shell find processor receiver -type f \( -name '*.go' -o -name '*.tsv' \) ! -name '*_test.go' 2>/dev/null)
 
-.PHONY: all build run demo bench test unit-test e2e-test deploy-test lint generate tools helm clean
+.PHONY: all build run demo bench bench-receiver fuzz test unit-test e2e-test deploy-test lint generate tools helm clean
 
 all: build
 
@@ -69,6 +69,17 @@ bench:
 # kustomize, buildkit) never enter the distribution's go.mod.
 deploy-test: $(BINARY) $(HELM)
 	cd test/deploy && OTELCOL_MESH_BINARY=$(CURDIR)/$(BINARY) HELM=$(CURDIR)/$(HELM) $(GO) test -count=1 -timeout 10m ./...
+
+# Receiver benchmarks: OpenCensus vs OTLP receiver on the same spans
+# (ns/span, cpu-ns/span, spans/s/core).
+bench-receiver:
+	$(GO) test -run='^$$' -bench=. -benchtime=3s ./receiver/opencensusreceiver
+
+# Fuzz the OpenCensus converter (FUZZTIME=2m by default); new crashers land in
+# receiver/opencensusreceiver/internal/translator/testdata/fuzz.
+FUZZTIME ?= 2m
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzTraces -fuzztime=$(FUZZTIME) ./receiver/opencensusreceiver/internal/translator
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

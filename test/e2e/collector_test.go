@@ -48,9 +48,9 @@ func repoPath(elem ...string) string {
 
 // ports are free loopback addresses handed to a collector config template.
 type ports struct {
-	OTLPGRPC, OTLPHTTP, Zipkin, Health, Metrics string
-	MetricsPort                                 int
-	Sink                                        string
+	OTLPGRPC, OTLPHTTP, Zipkin, OpenCensus, Health, Metrics string
+	MetricsPort                                             int
+	Sink                                                    string
 }
 
 func freeAddr(t *testing.T) string {
@@ -65,7 +65,7 @@ func freeAddr(t *testing.T) string {
 
 func newPorts(t *testing.T, sink string) ports {
 	p := ports{
-		OTLPGRPC: freeAddr(t), OTLPHTTP: freeAddr(t), Zipkin: freeAddr(t),
+		OTLPGRPC: freeAddr(t), OTLPHTTP: freeAddr(t), Zipkin: freeAddr(t), OpenCensus: freeAddr(t),
 		Health: freeAddr(t), Metrics: freeAddr(t), Sink: sink,
 	}
 	_, port, _ := net.SplitHostPort(p.Metrics)
