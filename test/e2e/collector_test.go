@@ -95,8 +95,16 @@ func startCollector(t *testing.T, configTemplate, sink string) *collector {
 	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return runCollector(t, p, nil, "--config", path)
+}
+
+// runCollector starts the binary with args and extra environment, waits for
+// its health_check at p.Health and stops it at the end of the test.
+func runCollector(t *testing.T, p ports, env []string, args ...string) *collector {
+	t.Helper()
 	c := &collector{ports: p, log: &bytes.Buffer{}, done: make(chan error, 1)}
-	c.cmd = exec.Command(binary, "--config", path)
+	c.cmd = exec.Command(binary, args...)
+	c.cmd.Env = append(os.Environ(), env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
