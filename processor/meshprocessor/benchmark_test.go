@@ -21,9 +21,10 @@ import (
 // transformEquivalent is the contrib transform processor doing as much of
 // the mesh processor's work on Istio spans as OTTL can express: semconv
 // renames and type conversions, URL parsing, protocol split, cluster-name
-// parsing, response-flag errors, span renaming, canary header, and the
-// resource's proxy version. (It cannot promote node_id to the resource,
-// look up the Istio release, or decide completeness-aware details.)
+// parsing, response-flag errors, span renaming, canary header, credential
+// redaction, node_id and canonical-service promotion to the resource, and
+// the resource's proxy version. (It cannot look up the Istio release from a
+// table beyond one hard-coded SHA, nor apply the idempotence guards.)
 const transformEquivalent = `
 error_mode: ignore
 trace_statements:
@@ -70,6 +71,28 @@ trace_statements:
       - set(name, attributes["http.request.method"]) where attributes["http.route"] == nil and attributes["http.request.method"] != nil
       - set(attributes["mesh.canary"], true) where attributes["x-canary"] != nil
       - set(attributes["mesh.canary"], false) where attributes["x-canary"] == nil
+      - set(attributes["authorization"], "REDACTED") where attributes["authorization"] != nil
+      - set(attributes["proxy-authorization"], "REDACTED") where attributes["proxy-authorization"] != nil
+      - set(attributes["cookie"], "REDACTED") where attributes["cookie"] != nil
+      - set(attributes["set-cookie"], "REDACTED") where attributes["set-cookie"] != nil
+      - merge_maps(attributes, ExtractPatterns(attributes["upstream_address"], "^(?P<peer>[^:]+):(?P<peerport>[0-9]+)$"), "upsert") where attributes["upstream_address"] != nil
+      - set(attributes["network.peer.address"], attributes["peer"]) where attributes["peer"] != nil
+      - set(attributes["network.peer.port"], Int(attributes["peerport"])) where attributes["peerport"] != nil
+      - delete_matching_keys(attributes, "^(peer|peerport)$")
+      - set(attributes["http.request.resend_count"], Int(attributes["retry.count"])) where attributes["retry.count"] != nil
+      - set(attributes["error.type"], attributes["http.status_code"]) where attributes["error.type"] == nil and status.code == STATUS_CODE_ERROR
+      - merge_maps(attributes, ExtractPatterns(attributes["node_id"], "^(?P<ntype>[a-z]+)~(?P<nip>[^~]*)~(?P<npod>[^.~]+)\\.(?P<nns>[^~]+)~"), "upsert") where attributes["node_id"] != nil
+      - set(resource.attributes["k8s.pod.name"], attributes["npod"]) where attributes["npod"] != nil
+      - set(resource.attributes["k8s.namespace.name"], attributes["nns"]) where attributes["nns"] != nil
+      - set(resource.attributes["k8s.pod.ip"], attributes["nip"]) where attributes["nip"] != nil
+      - set(resource.attributes["mesh.proxy.mode"], "gateway") where attributes["ntype"] == "router"
+      - set(resource.attributes["mesh.proxy.mode"], attributes["ntype"]) where attributes["ntype"] != nil and attributes["ntype"] != "router"
+      - delete_matching_keys(attributes, "^(ntype|nip|npod|nns)$")
+      - set(resource.attributes["cloud.availability_zone"], attributes["zone"]) where attributes["zone"] != nil and attributes["zone"] != ""
+      - set(resource.attributes["service.name"], attributes["istio.canonical_service"]) where attributes["istio.canonical_service"] != nil
+      - set(resource.attributes["service.namespace"], attributes["istio.namespace"]) where attributes["istio.namespace"] != nil
+      - set(resource.attributes["service.version"], attributes["istio.canonical_revision"]) where attributes["istio.canonical_revision"] != nil and attributes["istio.canonical_revision"] != "latest"
+      - set(resource.attributes["mesh.name"], "istio") where attributes["istio.canonical_service"] != nil
 `
 
 func newTransformProcessor(b *testing.B, next consumer.Traces) processor.Traces {

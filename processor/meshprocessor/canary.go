@@ -18,21 +18,16 @@ const (
 type canaryRules struct {
 	subsets      map[string]bool
 	hostSuffixes []string
-	// headers and labels map a key to its canary values; a nil set matches
-	// any value but "" and "false".
-	headers map[string]map[string]bool
-	labels  map[string]map[string]bool
+	// labels maps a resource key to its canary values; a nil set matches
+	// any value but "" and "false". (Header rules are in headerKeys.)
+	labels map[string]map[string]bool
 }
 
 func newCanaryRules(cfg CanaryConfig) canaryRules {
 	r := canaryRules{
 		subsets:      toSet(cfg.Subsets),
 		hostSuffixes: cfg.HostSuffixes,
-		headers:      map[string]map[string]bool{},
 		labels:       map[string]map[string]bool{},
-	}
-	for k, vs := range cfg.Headers {
-		r.headers[k] = toSet(vs)
 	}
 	for k, vs := range cfg.ResourceLabels {
 		r.labels[k] = toSet(vs)
@@ -60,6 +55,8 @@ type canaryInput struct {
 	// service is the destination service (for host suffixes).
 	service string
 	inbound bool
+	// header: a canary header tag matched (found in the attribute pass).
+	header bool
 	// proxy is false for application spans: they get mesh.canary only when
 	// a rule matches.
 	proxy bool
@@ -68,7 +65,7 @@ type canaryInput struct {
 // markCanary sets mesh.canary on proxy spans (true or false) and on
 // application spans that a rule marks as canary.
 func (b *batch) markCanary(attrs pcommon.Map, res pcommon.Map, in canaryInput) {
-	rule := b.p.canary.match(attrs, res, in)
+	rule := b.p.canary.match(res, in)
 	if rule != "" {
 		attrs.PutBool(attrMeshCanary, true)
 		if b.canaryCounts == nil {
@@ -82,7 +79,7 @@ func (b *batch) markCanary(attrs pcommon.Map, res pcommon.Map, in canaryInput) {
 	}
 }
 
-func (r *canaryRules) match(attrs, res pcommon.Map, in canaryInput) string {
+func (r *canaryRules) match(res pcommon.Map, in canaryInput) string {
 	serving := in.inbound || !in.proxy // the resource is the serving workload
 	if r.subsets[in.subset] || (serving && r.subsets[in.version]) {
 		return ruleSubset
@@ -92,14 +89,8 @@ func (r *canaryRules) match(attrs, res pcommon.Map, in canaryInput) string {
 			return ruleHostSuffix
 		}
 	}
-	for key, values := range r.headers {
-		v, ok := attrs.Get(key)
-		if !ok {
-			v, ok = attrs.Get("http.request.header." + key)
-		}
-		if ok && matches(v, values) {
-			return ruleHeader
-		}
+	if in.header {
+		return ruleHeader
 	}
 	if serving {
 		for key, values := range r.labels {

@@ -51,6 +51,7 @@ type envoyTags struct {
 	canonicalService, canonicalRevision, istioNamespace string
 	destRevision, destAppVersion                        string
 	istio, clusterID, waypointPeers, hasOriginalName    bool
+	canaryHeader, hasErrorType, hasServerAddress        bool
 	originalName, urlKey                                string
 }
 
@@ -116,8 +117,15 @@ func (b *batch) readEnvoyTags(attrs pcommon.Map) envoyTags {
 			t.netHostIP = b.str(k, v)
 		case attrMeshOriginalName:
 			t.originalName, t.hasOriginalName = b.str(k, v), true
+		case semconv.ErrorType:
+			t.hasErrorType = true
+		case semconv.ServerAddress:
+			t.hasServerAddress = true
 		default:
 			if !strings.HasPrefix(k, "istio.") {
+				if b.p.headers.inspect(k, v, true) {
+					t.canaryHeader = true
+				}
 				continue
 			}
 			t.istio = true
@@ -155,8 +163,8 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 
 	b.collectEnvoyEvidence(&t)
 
-	h := httpFacts{client: client}
-	h.method = t.method
+	h := httpFacts{client: client, method: t.method, hasErrorType: t.hasErrorType,
+		hasServerAddress: t.hasServerAddress, hasOriginalName: t.hasOriginalName}
 	h.putMethod(attrs)
 	h.putStatusCode(b, attrs, t.statusCode)
 	if t.url != "" {
@@ -216,9 +224,9 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 		version: version,
 		service: dest.service,
 		inbound: dest.direction == "inbound",
+		header:  t.canaryHeader,
 		proxy:   true,
 	})
-	b.p.redactHeaders(attrs)
 	if b.p.cfg.RemoveOriginalAttributes {
 		attrs.RemoveIf(func(k string, _ pcommon.Value) bool { return envoyOriginals[k] })
 	}

@@ -26,6 +26,8 @@ type httpFacts struct {
 	grpcCode          int
 	hasGRPC           bool
 	errorTag          bool
+	// Keys the span already had (read in the attribute pass).
+	hasErrorType, hasServerAddress, hasOriginalName bool
 }
 
 func (h *httpFacts) putMethod(attrs pcommon.Map) {
@@ -83,7 +85,7 @@ func (h *httpFacts) putURL(b *batch, attrs pcommon.Map, key, raw string) {
 		attrs.PutStr(semconv.URLScheme, u.Scheme)
 		// A server.address the proxy wrote (Linkerd: from X-Forwarded-Host or
 		// :authority) wins over the URL's host.
-		if _, ok := attrs.Get(semconv.ServerAddress); !ok {
+		if !h.hasServerAddress {
 			attrs.PutStr(semconv.ServerAddress, u.Host)
 			if port, ok := semconv.Port(u.Port); ok {
 				attrs.PutInt(semconv.ServerPort, port)
@@ -134,7 +136,7 @@ func (h *httpFacts) setStatus(span ptrace.Span, attrs pcommon.Map) {
 	if st.Code() == ptrace.StatusCodeUnset {
 		st.SetCode(ptrace.StatusCodeError)
 	}
-	if _, ok := attrs.Get(semconv.ErrorType); !ok {
+	if !h.hasErrorType {
 		attrs.PutStr(semconv.ErrorType, errType)
 	}
 }
@@ -160,7 +162,7 @@ func (h *httpFacts) rename(span ptrace.Span, attrs pcommon.Map, original string,
 	if name == span.Name() {
 		return
 	}
-	if _, ok := attrs.Get(attrMeshOriginalName); !ok {
+	if !h.hasOriginalName {
 		attrs.PutStr(attrMeshOriginalName, span.Name())
 	}
 	span.SetName(name)

@@ -93,6 +93,9 @@ func (ev *evidence) noteScope(scope pcommon.InstrumentationScope) {
 
 // raiseMin records a lower bound on the mesh version.
 func (ev *evidence) raiseMin(v string) {
+	if ev.minVersion == v {
+		return
+	}
 	if ev.minVersion == "" || istiorelease.Less(ev.minVersion, v) {
 		ev.minVersion = v
 	}

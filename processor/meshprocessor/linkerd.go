@@ -32,6 +32,7 @@ type linkerdTags struct {
 	direction, method, statusCode, path, authority, urlFull, serverAddress, serverPort string
 	originalName                                                                       string
 	hasOriginalName, semconvSchema, schema219, legacySchema, normalized                bool
+	canaryHeader, hasErrorType, hasServerAddress                                       bool
 }
 
 // isLinkerdSpan recognizes a Linkerd span whose resource did not say so.
@@ -81,11 +82,17 @@ func (b *batch) readLinkerdTags(attrs pcommon.Map) linkerdTags {
 		case semconv.NetworkTransport, semconv.UserAgentOriginal:
 			t.schema219 = true
 		case semconv.ServerAddress:
-			t.serverAddress = b.str(k, v)
+			t.serverAddress, t.hasServerAddress = b.str(k, v), true
+		case semconv.ErrorType:
+			t.hasErrorType = true
 		case semconv.ServerPort:
 			t.serverPort = b.str(k, v)
 		case attrMeshOriginalName:
 			t.originalName, t.hasOriginalName = b.str(k, v), true
+		default:
+			if b.p.headers.inspect(k, v, true) {
+				t.canaryHeader = true
+			}
 		}
 	}
 	return t
@@ -106,7 +113,8 @@ func (b *batch) normalizeLinkerd(span ptrace.Span, res pcommon.Map) {
 		b.evidence.raiseMin("2.18")
 	}
 
-	h := httpFacts{client: span.Kind() == ptrace.SpanKindClient, method: t.method}
+	h := httpFacts{client: span.Kind() == ptrace.SpanKindClient, method: t.method, hasErrorType: t.hasErrorType,
+		hasServerAddress: t.hasServerAddress, hasOriginalName: t.hasOriginalName}
 	h.putMethod(attrs)
 	h.putStatusCode(b, attrs, t.statusCode)
 	if t.urlFull != "" {
@@ -118,6 +126,7 @@ func (b *batch) normalizeLinkerd(span ptrace.Span, res pcommon.Map) {
 		host, port := semconv.HostPort(t.authority)
 		attrs.PutStr(semconv.ServerAddress, host)
 		t.serverAddress, t.serverPort = host, port
+		h.hasServerAddress = true
 	}
 	if t.serverPort != "" {
 		if port, ok := semconv.Port(t.serverPort); ok {
@@ -158,9 +167,9 @@ func (b *batch) normalizeLinkerd(span ptrace.Span, res pcommon.Map) {
 		version: b.evidence.version,
 		service: d.service,
 		inbound: d.direction == "inbound",
+		header:  t.canaryHeader,
 		proxy:   true,
 	})
-	b.p.redactHeaders(attrs)
 	if b.p.cfg.RemoveOriginalAttributes {
 		attrs.RemoveIf(func(k string, _ pcommon.Value) bool { return linkerdOriginals[k] || k == tagDirection })
 	}

@@ -19,7 +19,7 @@ type meshProcessor struct {
 	cfg       *Config
 	releases  *istiorelease.Table
 	canary    canaryRules
-	redacted  map[string]bool
+	headers   headerKeys
 	telemetry *metadata.TelemetryBuilder
 }
 
@@ -36,7 +36,7 @@ func newMeshProcessor(set processor.Settings, cfg *Config) (*meshProcessor, erro
 		cfg:       cfg,
 		releases:  releases,
 		canary:    newCanaryRules(cfg.Canary),
-		redacted:  newRedactedHeaders(cfg.RedactedHeaders),
+		headers:   newHeaderKeys(cfg.RedactedHeaders, cfg.Canary.Headers),
 		telemetry: tb,
 	}, nil
 }
@@ -98,12 +98,12 @@ func (b *batch) processResource(rs ptrace.ResourceSpans) {
 				b.evidence.proxy = proxyLinkerd
 				b.normalizeLinkerd(span, res)
 				counts[1]++
-			case isEnvoySpan(attrs) || resourceProxy == proxyEnvoy:
+			case resourceProxy == proxyEnvoy || isEnvoySpan(attrs):
 				b.evidence.proxy = proxyEnvoy
 				b.normalizeEnvoy(span, res)
 				counts[0]++
 			default:
-				b.markCanary(attrs, res, canaryInput{version: b.evidence.version})
+				b.markCanary(attrs, res, canaryInput{version: b.evidence.version, header: b.p.headers.canaryHeader(attrs)})
 				counts[2]++
 			}
 		}

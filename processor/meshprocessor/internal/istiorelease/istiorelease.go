@@ -81,21 +81,23 @@ func (t *Table) Lookup(sha string) []string {
 	return out
 }
 
-// Less orders releases like 1.9.0 < 1.10.0 < 1.10.1.
+// Less orders releases like 1.9.0 < 1.10.0 < 1.10.1 (numeric fields
+// compared as numbers, others as strings). It does not allocate: it runs for
+// every span that carries a version hint.
 func Less(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) && i < len(bs); i++ {
-		ai, aerr := strconv.Atoi(as[i])
-		bi, berr := strconv.Atoi(bs[i])
-		if aerr != nil || berr != nil {
-			if as[i] != bs[i] {
-				return as[i] < bs[i]
-			}
+	for a != "" && b != "" {
+		var af, bf string
+		af, a, _ = strings.Cut(a, ".")
+		bf, b, _ = strings.Cut(b, ".")
+		if af == bf {
 			continue
 		}
-		if ai != bi {
-			return ai < bi
+		ai, aerr := strconv.Atoi(af)
+		bi, berr := strconv.Atoi(bf)
+		if aerr != nil || berr != nil {
+			return af < bf
 		}
+		return ai < bi
 	}
-	return len(as) < len(bs)
+	return a == "" && b != ""
 }

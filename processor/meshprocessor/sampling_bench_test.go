@@ -1,0 +1,131 @@
+package meshprocessor
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadata"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/sampling"
+)
+
+// BenchmarkBufferedBytesPerSpan measures what a buffered span costs the
+// sampler, in its own accounting (retained-B/span) and on the Go heap
+// (heap-B/span), against the OTLP protobuf size of the same spans as they are
+// buffered, i.e. normalized (wire-B/span; raw-wire-B/span is before
+// normalizing):
+//
+//	go test -run XXX -bench BufferedBytes ./processor/meshprocessor/
+func BenchmarkBufferedBytesPerSpan(b *testing.B) {
+	const traces = 2000
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, Seed: 1})
+	var wire [][]byte
+	spans, wireBytes := 0, 0
+	m := ptrace.ProtoMarshaler{}
+	for range traces {
+		td := g.Next().Traces
+		td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool { // hold the root back: stay buffered
+			v, _ := rs.Resource().Attributes().Get("service.name")
+			return v.Str() == "istio-ingressgateway.istio-system"
+		})
+		buf, err := m.MarshalTraces(td)
+		require.NoError(b, err)
+		wire = append(wire, buf)
+		spans += td.SpanCount()
+		wireBytes += len(buf)
+	}
+	cfg := createDefaultConfig().(*Config)
+	cfg.Sampling.Enabled = true
+	normalizer, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(b, err)
+	normalizedBytes := 0
+	for _, buf := range wire {
+		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(buf)
+		require.NoError(b, err)
+		td, err = normalizer.processTraces(b.Context(), td)
+		require.NoError(b, err)
+		out, err := m.MarshalTraces(td)
+		require.NoError(b, err)
+		normalizedBytes += len(out)
+	}
+	var heap, retained float64
+	for b.Loop() {
+		p, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
+		require.NoError(b, err)
+		e := sampling.New(engineSettings(cfg.Sampling), consumertest.NewNop(), p.telemetry, zap.NewNop(), &fakeClock{now: time.Unix(1, 0)})
+		sp := &samplingProcessor{mesh: p, engine: e}
+		require.NoError(b, sp.Start(b.Context(), componenttest.NewNopHost()))
+		u := ptrace.ProtoUnmarshaler{}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for _, buf := range wire {
+			td, err := u.UnmarshalTraces(buf)
+			require.NoError(b, err)
+			require.NoError(b, sp.ConsumeTraces(b.Context(), td))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap = float64(after.HeapAlloc-before.HeapAlloc) / float64(spans)
+		retained = float64(e.BufferedBytes()) / float64(spans)
+		runtime.KeepAlive(sp)
+		require.NoError(b, sp.Shutdown(b.Context()))
+	}
+	perSpanWire := float64(normalizedBytes) / float64(spans)
+	b.ReportMetric(float64(wireBytes)/float64(spans), "raw-wire-B/span")
+	b.ReportMetric(perSpanWire, "wire-B/span")
+	b.ReportMetric(retained, "retained-B/span")
+	b.ReportMetric(heap, "heap-B/span")
+	b.ReportMetric(heap/perSpanWire, "heap/wire")
+}
+
+// BenchmarkSampling is the gateway's per-span cost: normalize, buffer and
+// decide bookinfo traces (10% baseline), kept spans passed on.
+func BenchmarkSampling(b *testing.B) {
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.02, FlagRate: 0.01, CanaryShare: 0.1, Seed: 3})
+	input := ptrace.NewTraces()
+	for range 100 {
+		g.Next().Traces.ResourceSpans().MoveAndAppendTo(input.ResourceSpans())
+	}
+	cfg := createDefaultConfig().(*Config)
+	cfg.Sampling.Enabled = true
+	p, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(b, err)
+	clock := &fakeClock{now: time.Unix(1, 0)}
+	e := sampling.New(engineSettings(cfg.Sampling), consumertest.NewNop(), p.telemetry, zap.NewNop(), clock)
+	sp := &samplingProcessor{mesh: p, engine: e}
+	require.NoError(b, sp.Start(b.Context(), componenttest.NewNopHost()))
+	b.Cleanup(func() { require.NoError(b, sp.Shutdown(context.Background())) })
+	spans := input.SpanCount()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		td := ptrace.NewTraces()
+		input.CopyTo(td)
+		// Fresh trace ids each round, as live traffic has.
+		for _, rs := range td.ResourceSpans().All() {
+			for _, s := range rs.ScopeSpans().At(0).Spans().All() {
+				id := s.TraceID()
+				id[0]++
+				s.SetTraceID(id)
+			}
+		}
+		input = td
+		copyIn := ptrace.NewTraces()
+		td.CopyTo(copyIn)
+		b.StartTimer()
+		require.NoError(b, sp.ConsumeTraces(b.Context(), copyIn))
+		clock.Advance(2 * time.Second)
+		e.Tick()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
+}
