@@ -15,7 +15,7 @@ CONFIG   ?= configs/local.yaml
 SOURCES := builder-config.yaml go.mod go.sum \
 	$(shell find processor receiver -type f \( -name '*.go' -o -name '*.tsv' \) ! -name '*_test.go' 2>/dev/null)
 
-.PHONY: all build run demo bench bench-receiver fuzz test unit-test e2e-test deploy-test lint generate tools helm clean
+.PHONY: all build run demo bench bench-pipelines bench-receiver fuzz test unit-test e2e-test deploy-test lint generate tools helm clean
 
 all: build
 
@@ -62,7 +62,16 @@ e2e-test: $(BINARY)
 # The mesh processor and the contrib transform processor (OTTL doing the same
 # mapping) on the same Istio spans, in one run.
 bench:
-	$(GO) test -run XXX -bench Normalize -benchmem -count 3 ./processor/meshprocessor/
+	$(GO) test -run XXX -bench 'Normalize|BufferedBytes|BenchmarkSampling' -benchmem -count 3 ./processor/meshprocessor/
+
+# The same meshgen load through pass-through, contrib transform+tail_sampling
+# and mesh (sampling on) pipelines of the built binary: CPU per span, peak RSS,
+# throughput, decision latency and ratios. Takes about 3 minutes.
+BENCH_RATE ?= 2000
+BENCH_DURATION ?= 20s
+bench-pipelines: $(BINARY)
+	$(GO) build -o _build/meshbench ./cmd/meshbench
+	_build/meshbench -binary $(BINARY) -rate $(BENCH_RATE) -duration $(BENCH_DURATION)
 
 # Checks of deploy/ and the Dockerfile: a module of its own (test/deploy), so
 # that its dependencies (k8s.io/api, istio.io/client-go, go-control-plane,

@@ -86,21 +86,42 @@ type collector struct {
 // of the test, failing the test when it does not exit cleanly.
 func startCollector(t *testing.T, configTemplate, sink string) *collector {
 	t.Helper()
-	p := newPorts(t, sink)
-	var cfg bytes.Buffer
-	if err := template.Must(template.New("config").Parse(configTemplate)).Execute(&cfg, p); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return runCollector(t, p, nil, "--config", path)
+	dir := t.TempDir()
+	return launch(t, sink, func(p ports) ([]string, []string) {
+		var cfg bytes.Buffer
+		if err := template.Must(template.New("config").Parse(configTemplate)).Execute(&cfg, p); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return nil, []string{"--config", path}
+	})
 }
 
-// runCollector starts the binary with args and extra environment, waits for
-// its health_check at p.Health and stops it at the end of the test.
-func runCollector(t *testing.T, p ports, env []string, args ...string) *collector {
+// launch starts the binary with the environment and arguments that command
+// derives from free ports, waits for its health_check and stops it at the end
+// of the test. A port taken by someone else between choosing and binding it
+// makes the collector exit at startup: launch retries with new ports then.
+func launch(t *testing.T, sink string, command func(ports) (env, args []string)) *collector {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p := newPorts(t, sink)
+		env, args := command(p)
+		c, err := runCollector(t, p, env, args)
+		if err == nil {
+			return c
+		}
+		if attempt < 3 && strings.Contains(c.log.String(), "address already in use") {
+			t.Logf("port collision, retrying: %v", err)
+			continue
+		}
+		t.Fatalf("%v\n%s", err, c.log)
+	}
+}
+
+func runCollector(t *testing.T, p ports, env, args []string) (*collector, error) {
 	t.Helper()
 	c := &collector{ports: p, log: &bytes.Buffer{}, done: make(chan error, 1)}
 	c.cmd = exec.Command(binary, args...)
@@ -117,19 +138,18 @@ func runCollector(t *testing.T, p ports, env []string, args ...string) *collecto
 		select {
 		case err := <-c.done:
 			c.done <- err
-			t.Fatalf("collector exited during startup: %v\n%s", err, c.log)
+			return c, fmt.Errorf("collector exited during startup: %v", err)
 		default:
 		}
 		if resp, err := http.Get("http://" + p.Health + "/"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return c
+				return c, nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("collector not healthy within 30s\n%s", c.log)
-	return nil
+	return c, errors.New("collector not healthy within 30s")
 }
 
 func (c *collector) stop(t *testing.T) {

@@ -16,20 +16,20 @@ import (
 // startGateway runs the shipped configs/gateway.yaml (mesh tail sampling on)
 // with its listeners moved to free loopback ports and its backend set to the sink.
 func startGateway(t *testing.T, sink string, overrides ...string) *collector {
-	p := newPorts(t, sink)
-	args := []string{"--config", repoPath("configs", "gateway.yaml")}
-	for _, o := range append([]string{
-		"receivers::otlp::protocols::grpc::endpoint: " + p.OTLPGRPC,
-		"receivers::otlp::protocols::http::endpoint: " + p.OTLPHTTP,
-		"receivers::zipkin::endpoint: " + p.Zipkin,
-		"receivers::opencensus::endpoint: " + p.OpenCensus,
-		"extensions::health_check::endpoint: " + p.Health,
-		"service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: " + fmt.Sprint(p.MetricsPort) + "}}}}]",
-	}, overrides...) {
-		args = append(args, "--config", "yaml:"+o)
-	}
-	env := []string{"OTELCOL_MESH_BACKEND_ENDPOINT=" + sink, "OTELCOL_MESH_BACKEND_INSECURE=true"}
-	return runCollector(t, p, env, args...)
+	return launch(t, sink, func(p ports) ([]string, []string) {
+		args := []string{"--config", repoPath("configs", "gateway.yaml")}
+		for _, o := range append([]string{
+			"receivers::otlp::protocols::grpc::endpoint: " + p.OTLPGRPC,
+			"receivers::otlp::protocols::http::endpoint: " + p.OTLPHTTP,
+			"receivers::zipkin::endpoint: " + p.Zipkin,
+			"receivers::opencensus::endpoint: " + p.OpenCensus,
+			"extensions::health_check::endpoint: " + p.Health,
+			"service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: " + fmt.Sprint(p.MetricsPort) + "}}}}]",
+		}, overrides...) {
+			args = append(args, "--config", "yaml:"+o)
+		}
+		return []string{"OTELCOL_MESH_BACKEND_ENDPOINT=" + sink, "OTELCOL_MESH_BACKEND_INSECURE=true"}, args
+	})
 }
 
 // TestGatewayTailSampling sends meshgen traffic with injected errors, proxy
