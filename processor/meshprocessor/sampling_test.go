@@ -439,3 +439,54 @@ func TestSamplingProcessorFromFactory(t *testing.T) {
 	require.NoError(t, p.Shutdown(t.Context()))
 	assert.Equal(t, 9, sink.SpanCount()-0, "decided and passed on at shutdown at the latest")
 }
+
+func TestSpanLimitDecidesEarly(t *testing.T) {
+	ts := newTestSampler(t, func(s *SamplingConfig) {
+		keepAll(s)
+		s.MaxSpansPerTrace = 5
+	})
+	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, Seed: 12}).Next()
+	parts := splitByResource(tr.Traces)
+	sent := 0
+	for _, p := range parts {
+		sent += p.SpanCount()
+		ts.send(p)
+		if sent >= 5 {
+			break
+		}
+	}
+	// Decided at ingest, without a tick; later spans follow the decision.
+	assert.Len(t, ts.keptSpans(), sent)
+	metadatatest.AssertEqualProcessorMeshSamplingForcedDecisions(t, ts.tel, []metricdata.DataPoint[int64]{
+		{Attributes: attribute.NewSet(attribute.String("reason", "span_limit")), Value: 1},
+	}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestRateLimitProtectsErrors(t *testing.T) {
+	ts := newTestSampler(t, func(s *SamplingConfig) {
+		keepAll(s)
+		s.Rules.EdgeCoverage.MinTraces = 0
+		s.RateLimit.TracesPerSecond = 2
+	})
+	plain := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 20})
+	errs := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, ErrorRate: 1, Seed: 21})
+	for range 5 {
+		ts.send(plain.Next().Traces)
+	}
+	for range 3 {
+		ts.send(errs.Next().Traces)
+	}
+	ts.after(1100 * time.Millisecond) // the bucket holds one second of tokens: 2
+	kept := map[pcommon.TraceID]bool{}
+	errorTraces := 0
+	for _, s := range ts.keptSpans() {
+		if !kept[s.TraceID()] {
+			kept[s.TraceID()] = true
+			if s.Status().Code() == ptrace.StatusCodeError {
+				errorTraces++
+			}
+		}
+	}
+	assert.Equal(t, 3, errorTraces, "errors pass the limit")
+	assert.LessOrEqual(t, len(kept)-errorTraces, 2, "plain traces get at most the 2 tokens of a second")
+}

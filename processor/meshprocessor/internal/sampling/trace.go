@@ -136,10 +136,8 @@ func edgeKey(source, dest string) uint64 {
 }
 
 func appendUnique(s []uint64, v uint64) []uint64 {
-	for _, x := range s {
-		if x == v {
-			return s
-		}
+	if contains(s, v) {
+		return s
 	}
 	return append(s, v)
 }
@@ -148,22 +146,7 @@ func appendUnique(s []uint64, v uint64) []uint64 {
 // span whose parent is not in the trace is the root, which has no parent)
 // and every outbound client hop has its inbound server span.
 func (t *trace) checkComplete() bool {
-	ids := t.spanIDs
-	has := func(id uint64) bool {
-		for _, x := range ids {
-			if x == id {
-				return true
-			}
-		}
-		return false
-	}
-	if len(ids) > 64 {
-		set := make(map[uint64]struct{}, len(ids))
-		for _, x := range ids {
-			set[x] = struct{}{}
-		}
-		has = func(id uint64) bool { _, ok := set[id]; return ok }
-	}
+	has := t.spanSet()
 	roots := 0
 	for _, p := range t.parents {
 		if p == 0 {
@@ -176,36 +159,46 @@ func (t *trace) checkComplete() bool {
 		return false
 	}
 	for _, hop := range t.outbound {
-		matched := false
-		for _, p := range t.serverParent {
-			if p == hop {
-				matched = true
-				break
-			}
-		}
-		if !matched {
+		if !contains(t.serverParent, hop) {
 			return false
 		}
 	}
 	return true
 }
 
-// rootSpanID is the span whose parent is not in the trace.
+// spanSet returns a membership test for the trace's span ids: a scan for
+// the usual handful of spans, a map for big traces.
+func (t *trace) spanSet() func(uint64) bool {
+	if len(t.spanIDs) <= 64 {
+		return func(id uint64) bool { return contains(t.spanIDs, id) }
+	}
+	set := make(map[uint64]struct{}, len(t.spanIDs))
+	for _, x := range t.spanIDs {
+		set[x] = struct{}{}
+	}
+	return func(id uint64) bool { _, ok := set[id]; return ok }
+}
+
+func contains(s []uint64, v uint64) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// rootSpanID is the span without a parent or, in a trace whose root never
+// arrived, the first span whose parent is missing.
 func (t *trace) rootSpanID() uint64 {
 	for i, p := range t.parents {
 		if p == 0 {
 			return t.spanIDs[i]
 		}
 	}
+	has := t.spanSet()
 	for i, p := range t.parents {
-		found := false
-		for _, x := range t.spanIDs {
-			if x == p {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !has(p) {
 			return t.spanIDs[i]
 		}
 	}
