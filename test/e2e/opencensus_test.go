@@ -201,6 +201,42 @@ func rawSpans(spans []receivedSpan) map[string][]receivedSpan {
 	return out
 }
 
+// meshSpansByID returns the spans of the traces/mesh pipeline by span id.
+func meshSpansByID(spans []receivedSpan) map[pcommon.SpanID]receivedSpan {
+	out := map[pcommon.SpanID]receivedSpan{}
+	for _, s := range spans {
+		if v, _ := s.Resource.Resource().Attributes().Get("e2e.pipeline"); v.Str() == "mesh" {
+			out[s.Span.SpanID()] = s
+		}
+	}
+	return out
+}
+
+// linkerdMeshResource is what the mesh processor makes of linkerdResource:
+// Linkerd detected, the pod and namespace from host.name and the workload-ns
+// label, the app label promoted over the linkerd-proxy placeholder.
+var linkerdMeshResource = map[string]any{
+	"service.name":                "web",
+	"mesh.service.name.original":  "linkerd-proxy",
+	"service.namespace":           "booksapp",
+	"service.version":             "v2",
+	"host.name":                   linkerdPod,
+	"process.pid":                 int64(1),
+	"process.start_timestamp":     int64(1714550000),
+	"app":                         "web",
+	"version":                     "v2",
+	"pod-template-hash":           "7c9f8d6b5",
+	"linkerd.io/proxy-deployment": "web",
+	"linkerd.io/workload-ns":      "booksapp",
+	"linkerd.io/control-plane-ns": "linkerd",
+	"mesh.name":                   "linkerd",
+	"mesh.proxy":                  "linkerd2-proxy",
+	"mesh.proxy.mode":             "sidecar",
+	"k8s.pod.name":                linkerdPod,
+	"k8s.namespace.name":          "booksapp",
+	"e2e.pipeline":                "mesh",
+}
+
 func spanByKind(t *testing.T, spans []receivedSpan, kind ptrace.SpanKind, direction string) receivedSpan {
 	t.Helper()
 	for _, s := range spans {
@@ -264,6 +300,59 @@ func TestOpenCensusLinkerdSpansArrive(t *testing.T) {
 	assert.Equal(t, pcommon.SpanID(appSpan.SpanID), outSrv.Span.ParentSpanID(), "remote parent: the app's span")
 	assert.Equal(t, pcommon.SpanID(cliCtx.SpanID), outCli.Span.SpanID())
 	assert.Equal(t, pcommon.SpanID(srvCtx.SpanID), outCli.Span.ParentSpanID())
+
+	// The traces/mesh copies: normalized Linkerd spans.
+	mesh := meshSpansByID(s.allSpans())
+	require.Len(t, mesh, 3)
+	for name, raw := range map[string]receivedSpan{"inbound server": inbound, "outbound server": outSrv, "outbound client": outCli} {
+		sp, ok := mesh[raw.Span.SpanID()]
+		require.True(t, ok, "%s: no traces/mesh copy", name)
+		assert.Equal(t, linkerdMeshResource, sp.Resource.Resource().Attributes().AsRaw(), "%s resource", name)
+		assert.Equal(t, "GET", sp.Span.Name(), "%s: the method, not the raw path", name)
+		assert.Equal(t, raw.Span.Kind(), sp.Span.Kind(), name)
+		assert.Equal(t, raw.Span.TraceID(), sp.Span.TraceID(), name)
+		assert.Equal(t, raw.Span.ParentSpanID(), sp.Span.ParentSpanID(), name)
+		assert.Equal(t, raw.Span.StartTimestamp(), sp.Span.StartTimestamp(), name)
+		assert.Equal(t, raw.Span.EndTimestamp(), sp.Span.EndTimestamp(), name)
+		assert.Equal(t, ptrace.StatusCodeUnset, sp.Span.Status().Code(), "%s: a 200 stays unset", name)
+	}
+	// Semantic-convention keys next to the proxy's own (kept by default).
+	assert.Equal(t, map[string]any{
+		"direction": "inbound", "http.method": "GET", "http.path": "/books/12",
+		"http.authority": linkerdAuthority, "http.status_code": "200",
+		"http.request.method":       "GET",
+		"http.response.status_code": int64(200),
+		"url.path":                  "/books/12",
+		"server.address":            "books.booksapp.svc.cluster.local",
+		"server.port":               int64(7002),
+		"mesh.direction":            "inbound",
+		// Inbound: the destination is this workload.
+		"mesh.destination.service":   "web",
+		"mesh.destination.namespace": "booksapp",
+		"mesh.destination.port":      int64(7002),
+		"mesh.destination.subset":    "v2",
+		"mesh.span.original_name":    "/books/12",
+		"mesh.canary":                false,
+	}, mesh[inbound.Span.SpanID()].Span.Attributes().AsRaw())
+	for _, raw := range []receivedSpan{outSrv, outCli} {
+		assert.Equal(t, map[string]any{
+			"direction": "outbound", "http.method": "GET", "http.path": "/authors/3?full=1",
+			"http.authority": linkerdAuthority, "http.status_code": "200",
+			"http.request.method":       "GET",
+			"http.response.status_code": int64(200),
+			"url.path":                  "/authors/3",
+			"url.query":                 "full=1",
+			"server.address":            "books.booksapp.svc.cluster.local",
+			"server.port":               int64(7002),
+			"mesh.direction":            "outbound",
+			// Outbound: the destination is the authority's service.
+			"mesh.destination.service":   "books",
+			"mesh.destination.namespace": "booksapp",
+			"mesh.destination.port":      int64(7002),
+			"mesh.span.original_name":    "/authors/3?full=1",
+			"mesh.canary":                false,
+		}, mesh[raw.Span.SpanID()].Span.Attributes().AsRaw(), raw.Span.Kind().String())
+	}
 
 	require.Eventually(t, func() bool {
 		m := scrapeMetrics(t, c.ports.Metrics)
