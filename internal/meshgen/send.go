@@ -131,7 +131,9 @@ func toZipkin(service string, span ptrace.Span) model.SpanModel {
 	}
 }
 
-// NewSender returns a sender for protocol "otlp" or "zipkin".
+// NewSender returns a sender for protocol "otlp", "zipkin" or "opencensus".
+// OpenCensus takes only Linkerd traffic with tag schema 217, the tags of the
+// proxies that export OpenCensus (Linkerd ≤2.17).
 func NewSender(protocol, endpoint string, o Options) (Sender, error) {
 	switch protocol {
 	case "otlp":
@@ -141,8 +143,18 @@ func NewSender(protocol, endpoint string, o Options) (Sender, error) {
 			return nil, errors.New("linkerd proxies do not export Zipkin; use otlp")
 		}
 		return NewZipkinSender(endpoint), nil
+	case "opencensus":
+		g := New(o) // with the defaults filled in
+		if g.opts.Mesh != Linkerd || g.opts.LinkerdSchema != 217 {
+			what := "mesh " + string(g.opts.Mesh)
+			if g.opts.Mesh == Linkerd {
+				what = fmt.Sprintf("Linkerd schema %d", g.opts.LinkerdSchema)
+			}
+			return nil, fmt.Errorf("opencensus carries only Linkerd ≤2.17 proxy traffic (mesh linkerd, Linkerd schema 217), not %s; use otlp", what)
+		}
+		return NewOpenCensusSender(endpoint)
 	}
-	return nil, fmt.Errorf("unknown protocol %q (otlp or zipkin)", protocol)
+	return nil, fmt.Errorf("unknown protocol %q (otlp, zipkin or opencensus)", protocol)
 }
 
 // Stats counts what Run sent.
