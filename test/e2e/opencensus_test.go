@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +25,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
 )
 
 // openCensusConfig feeds the opencensus receiver into two pipelines that end
@@ -565,4 +569,199 @@ func TestOpenCensusLinkerdJaegerCollectorConfigKeepsWorking(t *testing.T) {
 	assert.Equal(t, linkerdPod, res["k8s.pod.name"])
 	assert.Equal(t, "booksapp", res["k8s.namespace.name"])
 	assert.Equal(t, linkerdPod, res["host.name"])
+}
+
+// meshgenOpenCensusConfig receives the same meshgen traffic twice, over
+// OpenCensus and over OTLP, into two pipelines with the same mesh processor
+// (canary by the Linkerd deployment label); e2e.pipeline tells the copies
+// apart.
+const meshgenOpenCensusConfig = `
+receivers:
+  opencensus:
+    endpoint: {{.OpenCensus}}
+  otlp:
+    protocols:
+      grpc:
+        endpoint: {{.OTLPGRPC}}
+processors:
+  mesh:
+    canary:
+      resource_labels:
+        linkerd.io/proxy-deployment: [voting-canary]
+  resource/opencensus:
+    attributes:
+      - {key: e2e.pipeline, value: opencensus, action: upsert}
+  resource/otlp:
+    attributes:
+      - {key: e2e.pipeline, value: otlp, action: upsert}
+exporters:
+  otlp_grpc:
+    endpoint: {{.Sink}}
+    tls:
+      insecure: true
+extensions:
+  health_check:
+    endpoint: {{.Health}}
+service:
+  extensions: [health_check]
+  pipelines:
+    traces/opencensus:
+      receivers: [opencensus]
+      processors: [mesh, resource/opencensus]
+      exporters: [otlp_grpc]
+    traces/otlp:
+      receivers: [otlp]
+      processors: [mesh, resource/otlp]
+      exporters: [otlp_grpc]
+  telemetry:
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: {{.MetricsPort}}
+`
+
+// TestMeshgenLinkerd217OverOpenCensus sends meshgen's Linkerd 2.17 traffic
+// with its opencensus sender (the real agent exporter, one Node per pod) and
+// the same traces over OTLP: every span arrives once per pipeline, normalized
+// as a Linkerd span with its ids, kind and times, and the OpenCensus copy is
+// identical to the OTLP copy (resource and span).
+func TestMeshgenLinkerd217OverOpenCensus(t *testing.T) {
+	s := startSink(t)
+	c := startCollector(t, meshgenOpenCensusConfig, s.addr)
+
+	opts := meshgen.Options{Mesh: meshgen.Linkerd, LinkerdSchema: 217, CanaryShare: 0.4, ErrorRate: 0.2, FlagRate: 0.2, Seed: 21}
+	g := meshgen.New(opts)
+	var traces []meshgen.Trace
+	sent := map[pcommon.SpanID]ptrace.Span{}
+	sentRes := map[pcommon.SpanID]pcommon.Resource{}
+	for range 20 {
+		tr := g.Next()
+		traces = append(traces, tr)
+		for _, rs := range tr.Traces.ResourceSpans().All() {
+			for _, sp := range rs.ScopeSpans().At(0).Spans().All() {
+				sent[sp.SpanID()], sentRes[sp.SpanID()] = sp, rs.Resource()
+			}
+		}
+	}
+	total := len(sent)
+
+	oc, err := meshgen.NewSender("opencensus", c.ports.OpenCensus, opts)
+	require.NoError(t, err)
+	// The exporter connects in the background: the first export may find no
+	// connection yet (nothing of it is sent then).
+	require.Eventually(t, func() bool { return oc.Send(t.Context(), traces[0].Traces) == nil }, 10*time.Second, 50*time.Millisecond)
+	// The rest in batches of several traces, as meshgen -batch sends them.
+	for i := 1; i < len(traces); i += 4 {
+		batch := ptrace.NewTraces()
+		for _, tr := range traces[i:min(i+4, len(traces))] {
+			for _, rs := range tr.Traces.ResourceSpans().All() {
+				rs.CopyTo(batch.ResourceSpans().AppendEmpty())
+			}
+		}
+		require.NoError(t, oc.Send(t.Context(), batch))
+	}
+	require.NoError(t, oc.Close(), "the collector took every message")
+
+	otlp, err := meshgen.NewSender("otlp", c.ports.OTLPGRPC, opts)
+	require.NoError(t, err)
+	for _, tr := range traces {
+		require.NoError(t, otlp.Send(t.Context(), tr.Traces))
+	}
+	require.NoError(t, otlp.Close())
+
+	all := s.waitForSpans(t, 2*total, 30*time.Second)
+	require.Len(t, all, 2*total, "nothing more arrives")
+	byPipeline := map[string]map[pcommon.SpanID]receivedSpan{"opencensus": {}, "otlp": {}}
+	for _, rs := range all {
+		p, _ := rs.Resource.Resource().Attributes().Get("e2e.pipeline")
+		require.Contains(t, byPipeline, p.Str())
+		require.NotContains(t, byPipeline[p.Str()], rs.Span.SpanID(), "span %s twice over %s", rs.Span.SpanID(), p.Str())
+		byPipeline[p.Str()][rs.Span.SpanID()] = rs
+	}
+	require.Len(t, byPipeline["opencensus"], total, "every span once over OpenCensus")
+	require.Len(t, byPipeline["otlp"], total)
+
+	canary, errors5xx := 0, 0
+	for id, want := range sent {
+		got, ok := byPipeline["opencensus"][id]
+		require.True(t, ok, "span %s missing", id)
+		wantRes := sentRes[id].Attributes()
+		res := got.Resource.Resource().Attributes().AsRaw()
+		attrs := got.Span.Attributes().AsRaw()
+
+		// Ids, kind and times as generated.
+		assert.Equal(t, want.TraceID(), got.Span.TraceID())
+		assert.Equal(t, want.ParentSpanID(), got.Span.ParentSpanID())
+		assert.Equal(t, want.Kind(), got.Span.Kind())
+		assert.Equal(t, want.StartTimestamp(), got.Span.StartTimestamp())
+		assert.Equal(t, want.EndTimestamp(), got.Span.EndTimestamp())
+		// Every string tag of the proxy is kept next to the semconv keys.
+		for k, v := range want.Attributes().All() {
+			assert.Equal(t, v.Str(), attrs[k], "tag %s", k)
+		}
+
+		// The pod's Node became its resource, and Linkerd was detected.
+		host, _ := wantRes.Get("host.name")
+		app, _ := wantRes.Get("app")
+		deployment, _ := wantRes.Get("linkerd.io/proxy-deployment")
+		assert.Equal(t, "linkerd", res["mesh.name"])
+		assert.Equal(t, "linkerd2-proxy", res["mesh.proxy"])
+		assert.Equal(t, "sidecar", res["mesh.proxy.mode"])
+		assert.Equal(t, app.Str(), res["service.name"], "the app label, promoted")
+		assert.Equal(t, "linkerd-proxy", res["mesh.service.name.original"])
+		assert.Equal(t, host.Str(), res["host.name"])
+		assert.Equal(t, host.Str(), res["k8s.pod.name"])
+		assert.Equal(t, "emojivoto", res["k8s.namespace.name"])
+		assert.Equal(t, int64(1), res["process.pid"])
+		assert.NotContains(t, res, "telemetry.sdk.name", "a Linkerd Node has no library info")
+
+		// Normalized span.
+		method, _ := want.Attributes().Get("http.method")
+		path, _ := want.Attributes().Get("http.path")
+		direction, _ := want.Attributes().Get("direction")
+		code, _ := want.Attributes().Get("http.status_code")
+		assert.Equal(t, method.Str(), got.Span.Name(), "the method, not the raw path")
+		assert.Equal(t, want.Name(), attrs["mesh.span.original_name"])
+		assert.Equal(t, method.Str(), attrs["http.request.method"])
+		assert.Equal(t, direction.Str(), attrs["mesh.direction"])
+		assert.Equal(t, strings.SplitN(path.Str(), "?", 2)[0], attrs["url.path"])
+		assert.True(t, strings.HasSuffix(attrs["server.address"].(string), ".emojivoto.svc.cluster.local"), attrs["server.address"])
+		assert.Equal(t, int64(8080), attrs["server.port"])
+		statusCode, err := strconv.ParseInt(code.Str(), 10, 64)
+		require.NoError(t, err)
+		assert.Equal(t, statusCode, attrs["http.response.status_code"], "an int")
+		if statusCode >= 500 {
+			errors5xx++
+			assert.Equal(t, ptrace.StatusCodeError, got.Span.Status().Code(), "a 5xx is an error")
+			assert.Equal(t, code.Str(), attrs["error.type"])
+		} else {
+			assert.Equal(t, ptrace.StatusCodeUnset, got.Span.Status().Code())
+		}
+		servedByCanary := deployment.Str() == "voting-canary" && direction.Str() == "inbound"
+		assert.Equal(t, servedByCanary, attrs["mesh.canary"], "resource label rule on inbound spans (%s %s)", deployment.Str(), direction.Str())
+		if servedByCanary {
+			canary++
+		}
+
+		// Exactly what the same span became over OTLP.
+		viaOTLP := byPipeline["otlp"][id]
+		wantOTLPRes := viaOTLP.Resource.Resource().Attributes().AsRaw()
+		wantOTLPRes["e2e.pipeline"] = "opencensus"
+		assert.Equal(t, wantOTLPRes, res, "resource, as over OTLP")
+		assert.Equal(t, viaOTLP.Span.Attributes().AsRaw(), attrs, "span attributes, as over OTLP")
+		assert.Equal(t, viaOTLP.Span.Name(), got.Span.Name())
+		assert.Equal(t, viaOTLP.Span.Status().Code(), got.Span.Status().Code())
+	}
+	t.Logf("%d spans over OpenCensus, %d served by voting-canary, %d with a 5xx", total, canary, errors5xx)
+	assert.Positive(t, canary)
+	assert.Positive(t, errors5xx)
+
+	require.Eventually(t, func() bool {
+		m := scrapeMetrics(t, c.ports.Metrics)
+		return m[`otelcol_receiver_accepted_spans|receiver="opencensus"`] == float64(total) &&
+			m[`otelcol_receiver_refused_spans|receiver="opencensus"`] == 0
+	}, 10*time.Second, 100*time.Millisecond, "accepted span metrics")
 }
