@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: start otelcol-mesh on configs/local.yaml (plus a file exporter),
-# send a few seconds of Istio, Linkerd and plain-Envoy traffic with meshgen,
-# stop the collector and summarize what came out of it.
+# send a few seconds of Istio, Linkerd (also over OpenCensus) and plain-Envoy
+# traffic with meshgen, stop the collector and summarize what came out of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -22,6 +22,7 @@ _build/meshgen -mesh istio -rate 40 -duration "${seconds}s" -canary-share 0.2
 _build/meshgen -mesh istio -protocol zipkin -endpoint localhost:9411 -rate 10 -duration "${seconds}s"
 _build/meshgen -mesh linkerd -rate 20 -duration "${seconds}s"
 _build/meshgen -mesh linkerd -linkerd-schema 217 -rate 10 -duration "${seconds}s"
+_build/meshgen -mesh linkerd -linkerd-schema 217 -protocol opencensus -rate 10 -duration "${seconds}s"
 _build/meshgen -mesh envoy -rate 10 -duration "${seconds}s"
 
 kill -TERM "$pid"

@@ -1,8 +1,10 @@
 // Command meshgen sends realistic service-mesh traces (Istio bookinfo, Linkerd
-// emojivoto, plain Envoy) to a collector over OTLP/gRPC or Zipkin, and
-// summarizes what a collector's file exporter wrote.
+// emojivoto, plain Envoy) to a collector over OTLP/gRPC, Zipkin or (Linkerd
+// ≤2.17) the OpenCensus agent protocol, and summarizes what a collector's file
+// exporter wrote.
 //
 //	meshgen -endpoint localhost:4317 -mesh istio -rate 50 -duration 5s
+//	meshgen -mesh linkerd -linkerd-schema 217 -protocol opencensus
 //	meshgen summarize traces.json
 package main
 
@@ -35,12 +37,19 @@ func main() {
 	}
 }
 
+// defaultEndpoints are the collector's default local addresses per protocol.
+var defaultEndpoints = map[string]string{
+	"otlp":       "localhost:4317",
+	"zipkin":     "localhost:9411",
+	"opencensus": "localhost:55678",
+}
+
 func run() error {
 	var (
 		o        meshgen.Options
 		mesh     string
-		endpoint = flag.String("endpoint", "localhost:4317", "collector address (host:port); Zipkin uses http://<endpoint>/api/v2/spans")
-		protocol = flag.String("protocol", "otlp", "otlp (gRPC) or zipkin")
+		endpoint = flag.String("endpoint", "", "collector address (host:port); default localhost:4317 for otlp, localhost:9411 for zipkin\n(posted to http://<endpoint>/api/v2/spans), localhost:55678 for opencensus")
+		protocol = flag.String("protocol", "otlp", "otlp (gRPC), zipkin (v2 JSON over HTTP) or opencensus (agent gRPC stream, one Node per pod,\nas Linkerd ≤2.17 proxies send it: only with -mesh linkerd -linkerd-schema 217)")
 		rate     = flag.Float64("rate", 20, "traces per second (0: as fast as possible)")
 		duration = flag.Duration("duration", 5*time.Second, "how long to send (0: until -traces or interrupted)")
 		count    = flag.Int("traces", 0, "stop after this many traces (0: no limit)")
@@ -54,7 +63,7 @@ func run() error {
 	flag.Float64Var(&o.CanaryShare, "canary-share", 0.1, "fraction of requests routed to the canary (x-canary header)")
 	flag.StringVar(&o.IstioRelease, "istio-release", "1.25.0", "Istio release of the proxies")
 	flag.StringVar(&o.IstioSHA, "istio-sha", "4382ac5fc1d362094bbba33283dbe60a3e1cef88", "istio/proxy SHA of that release")
-	flag.IntVar(&o.LinkerdSchema, "linkerd-schema", 219, "Linkerd tag schema: 217, 218 or 219")
+	flag.IntVar(&o.LinkerdSchema, "linkerd-schema", 219, "Linkerd tag schema: 217 (Linkerd ≤2.17: http.method, http.path …), 218 or 219 (semconv)")
 	flag.Uint64Var(&o.Seed, "seed", uint64(time.Now().UnixNano()), "random seed")
 	flag.Parse()
 	o.Mesh = meshgen.Mesh(mesh)
@@ -70,6 +79,9 @@ func run() error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
+	}
+	if *endpoint == "" {
+		*endpoint = defaultEndpoints[*protocol]
 	}
 	s, err := meshgen.NewSender(*protocol, *endpoint, o)
 	if err != nil {
