@@ -81,22 +81,51 @@ type collector struct {
 	done  chan error
 }
 
-// startCollector renders configTemplate with free ports, starts the binary
-// on it, waits for health_check readiness and stops it with SIGTERM at the end
-// of the test, failing the test when it does not exit cleanly.
+// toSink is merged into every test config: the exporter to the test's sink,
+// health_check and internal metrics on the test's ports. Test configs hold
+// only their receivers, processors and pipelines (exporting to otlp_grpc).
+const toSink = `
+exporters:
+  otlp_grpc:
+    endpoint: {{.Sink}}
+    tls:
+      insecure: true
+extensions:
+  health_check:
+    endpoint: {{.Health}}
+service:
+  extensions: [health_check]
+  telemetry:
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: {{.MetricsPort}}
+`
+
+// startCollector renders configTemplate (merged with toSink) with free
+// ports, starts the binary on it, waits for health_check readiness and stops
+// it with SIGTERM at the end of the test, failing the test when it does not
+// exit cleanly.
 func startCollector(t *testing.T, configTemplate, sink string) *collector {
 	t.Helper()
 	dir := t.TempDir()
 	return launch(t, sink, func(p ports) ([]string, []string) {
-		var cfg bytes.Buffer
-		if err := template.Must(template.New("config").Parse(configTemplate)).Execute(&cfg, p); err != nil {
-			t.Fatal(err)
+		var args []string
+		for name, tmpl := range map[string]string{"config.yaml": configTemplate, "to-sink.yaml": toSink} {
+			var cfg bytes.Buffer
+			if err := template.Must(template.New(name).Parse(tmpl)).Execute(&cfg, p); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, "--config", path)
 		}
-		path := filepath.Join(dir, "config.yaml")
-		if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return nil, []string{"--config", path}
+		return nil, args
 	})
 }
 

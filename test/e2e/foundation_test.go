@@ -35,29 +35,12 @@ receivers:
     endpoint: {{.Zipkin}}
 processors:
   mesh:
-exporters:
-  otlp_grpc:
-    endpoint: {{.Sink}}
-    tls:
-      insecure: true
-extensions:
-  health_check:
-    endpoint: {{.Health}}
 service:
-  extensions: [health_check]
   pipelines:
     traces:
       receivers: [otlp, zipkin]
       processors: [mesh]
       exporters: [otlp_grpc]
-  telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
 `
 
 func TestShippedConfigsValidate(t *testing.T) {

@@ -28,29 +28,12 @@ processors:
     canary:
       resource_labels:
         linkerd.io/proxy-deployment: [voting-canary]
-exporters:
-  otlp_grpc:
-    endpoint: {{.Sink}}
-    tls:
-      insecure: true
-extensions:
-  health_check:
-    endpoint: {{.Health}}
 service:
-  extensions: [health_check]
   pipelines:
     traces:
       receivers: [otlp, zipkin]
       processors: [mesh]
       exporters: [otlp_grpc]
-  telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
 `
 
 // flow is one kind of traffic meshgen sends in the test.

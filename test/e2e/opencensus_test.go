@@ -45,16 +45,7 @@ processors:
   resource/mesh:
     attributes:
       - {key: e2e.pipeline, value: mesh, action: upsert}
-exporters:
-  otlp_grpc:
-    endpoint: {{.Sink}}
-    tls:
-      insecure: true
-extensions:
-  health_check:
-    endpoint: {{.Health}}
 service:
-  extensions: [health_check]
   pipelines:
     traces/raw:
       receivers: [opencensus]
@@ -64,14 +55,6 @@ service:
       receivers: [opencensus]
       processors: [mesh, resource/mesh]
       exporters: [otlp_grpc]
-  telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
 `
 
 const (
@@ -515,29 +498,12 @@ processors:
     attributes:
       - {key: k8s.pod.name, from_attribute: host.name, action: insert}
       - {key: k8s.namespace.name, from_attribute: linkerd.io/workload-ns, action: insert}
-exporters:
-  otlp_grpc:
-    endpoint: {{.Sink}}
-    tls:
-      insecure: true
-extensions:
-  health_check:
-    endpoint: {{.Health}}
 service:
-  extensions: [health_check]
   pipelines:
     traces:
       receivers: [opencensus]
       processors: [resource]
       exporters: [otlp_grpc]
-  telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
 `
 
 func TestOpenCensusLinkerdJaegerCollectorConfigKeepsWorking(t *testing.T) {
@@ -594,16 +560,7 @@ processors:
   resource/otlp:
     attributes:
       - {key: e2e.pipeline, value: otlp, action: upsert}
-exporters:
-  otlp_grpc:
-    endpoint: {{.Sink}}
-    tls:
-      insecure: true
-extensions:
-  health_check:
-    endpoint: {{.Health}}
 service:
-  extensions: [health_check]
   pipelines:
     traces/opencensus:
       receivers: [opencensus]
@@ -613,14 +570,6 @@ service:
       receivers: [otlp]
       processors: [mesh, resource/otlp]
       exporters: [otlp_grpc]
-  telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {{.MetricsPort}}
 `
 
 // TestMeshgenLinkerd217OverOpenCensus sends meshgen's Linkerd 2.17 traffic
