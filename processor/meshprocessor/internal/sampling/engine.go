@@ -314,7 +314,7 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 			return nil
 		}
 		if e.stressed.Load() {
-			e.decideUnbuffered(s, id, chunk, now, out)
+			e.decideUnbuffered(s, id, chunk, out)
 			return nil
 		}
 		t = &trace{id: id, first: now.UnixNano(), upstream: threshold.Always}
@@ -358,7 +358,7 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 
 // decideUnbuffered is stress relief: keep or drop a new trace by its trace
 // id alone, without buffering or rules.
-func (e *Engine) decideUnbuffered(s *shard, id pcommon.TraceID, chunk ptrace.Traces, now time.Time, out ptrace.Traces) {
+func (e *Engine) decideUnbuffered(s *shard, id pcommon.TraceID, chunk ptrace.Traces, out ptrace.Traces) {
 	var r uint64
 	var up threshold.Threshold
 	for _, rs := range chunk.ResourceSpans().All() {
@@ -383,7 +383,6 @@ func (e *Engine) decideUnbuffered(s *shard, id pcommon.TraceID, chunk ptrace.Tra
 	s.kept.Put(id, decisioncache.Kept{Threshold: uint64(th), Rule: RuleStressRelief})
 	e.markKept(chunk, th, RuleStressRelief, 0, false)
 	chunk.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
-	_ = now
 }
 
 // decide applies the rules to a buffered trace (the caller holds the shard
