@@ -81,7 +81,7 @@ func TestEnvoyBootstrap(t *testing.T) {
 
 // checkCollectorCluster: the tracer's cluster exists, speaks HTTP/2 (gRPC) and
 // points at the gateway's OTLP/gRPC Service.
-func checkCollectorCluster(t *testing.T, c *clusterv3.Cluster, name string, g gatewayAddress) {
+func checkCollectorCluster(t *testing.T, c *clusterv3.Cluster, name string, g collectorAddress) {
 	t.Helper()
 	if c == nil {
 		t.Errorf("the tracer sends to cluster %q, which does not exist", name)

@@ -115,6 +115,11 @@ func TestHelmAgent(t *testing.T) {
 			if svc == nil || svc.Spec.InternalTrafficPolicy == nil || *svc.Spec.InternalTrafficPolicy != corev1.ServiceInternalTrafficPolicyLocal {
 				t.Error("the agent Service must have internalTrafficPolicy: Local")
 			}
+			wantA := wantAgent
+			wantA.fqdn, wantA.namespace = "otelcol-mesh-agent."+tc.namespace+".svc.cluster.local", tc.namespace
+			if a, _ := serviceAddress(t, objs, pods, tc.namespace, "otelcol-mesh-agent"); a != wantA {
+				t.Errorf("agent release otelcol-mesh-agent is %+v, want %+v", a, wantA)
+			}
 		})
 	}
 }
@@ -193,6 +198,31 @@ func TestHelmValues(t *testing.T) {
 		}
 		if got := cfg.pipelineComponents("processors"); !slices.Contains(got, "mesh") {
 			t.Errorf("mesh is not in the pipeline: %v", got)
+		}
+	})
+	t.Run("opencensus off", func(t *testing.T) {
+		for _, mode := range []string{"gateway", "agent"} {
+			objs := render(t, "g", "ns", "--set", "mode="+mode, "--set", "opencensus.enabled=false")
+			cfg := config(t, objs)
+			if got := at(cfg.m, "receivers", "opencensus"); got != nil {
+				t.Errorf("%s: receivers.opencensus is %v", mode, got)
+			}
+			if got := cfg.pipelineComponents("receivers"); !slices.Equal(got, []string{"otlp", "zipkin"}) {
+				t.Errorf("%s: pipeline receivers %v, want [otlp zipkin]", mode, got)
+			}
+			for _, cp := range container(t, objs).Ports {
+				if cp.ContainerPort == 55678 {
+					t.Errorf("%s: containerPort 55678 (%s) without the receiver", mode, cp.Name)
+				}
+			}
+			for _, svc := range ofType[corev1.Service](objs) {
+				for _, sp := range svc.Spec.Ports {
+					if sp.Port == 55678 {
+						t.Errorf("%s: Service %s port 55678 without the receiver", mode, svc.Name)
+					}
+				}
+			}
+			cfg.validate(t, env)
 		}
 	})
 	t.Run("pod annotations", func(t *testing.T) {

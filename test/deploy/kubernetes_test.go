@@ -65,7 +65,7 @@ func kustomize(t *testing.T, dir, defaultNamespace string) []object {
 
 // collectorTiers builds deploy/kubernetes and checks what every render of
 // the tiers must satisfy.
-func collectorTiers(t *testing.T, dir string) ([]object, []collectorPod, gatewayAddress) {
+func collectorTiers(t *testing.T, dir string) ([]object, []collectorPod, collectorAddress) {
 	t.Helper()
 	objs := kustomize(t, dir, "default")
 	pods := checkCollectorWorkloads(t, objs)
@@ -78,18 +78,31 @@ func collectorTiers(t *testing.T, dir string) ([]object, []collectorPod, gateway
 }
 
 // wantGateway is where every file of deploy/ addresses the gateway.
-var wantGateway = gatewayAddress{
+var wantGateway = collectorAddress{
 	fqdn:           "otelcol-mesh-gateway.observability.svc.cluster.local",
 	namespace:      "observability",
 	serviceAccount: "otelcol-mesh-gateway",
 	otlpGRPC:       4317,
 	otlpHTTP:       4318,
 	zipkin:         9411,
+	opencensus:     55678,
+}
+
+// wantAgent is the node-local agent tier's Service (internalTrafficPolicy:
+// Local): the same receivers as the gateway.
+var wantAgent = collectorAddress{
+	fqdn:           "otelcol-mesh-agent.observability.svc.cluster.local",
+	namespace:      "observability",
+	serviceAccount: "otelcol-mesh-agent",
+	otlpGRPC:       4317,
+	otlpHTTP:       4318,
+	zipkin:         9411,
+	opencensus:     55678,
 }
 
 // kubernetesGateway is the gateway of deploy/kubernetes, as the Istio,
 // Linkerd, Envoy and sidecar files must address it, and its collector pod.
-func kubernetesGateway(t *testing.T) (gatewayAddress, collectorPod) {
+func kubernetesGateway(t *testing.T) (collectorAddress, collectorPod) {
 	t.Helper()
 	_, pods, g := collectorTiers(t, "deploy/kubernetes")
 	if g != wantGateway {
@@ -143,6 +156,9 @@ func TestKubernetesCollectorTiers(t *testing.T) {
 	svc := find[corev1.Service](objs, "observability", "otelcol-mesh-agent")
 	if svc == nil || svc.Spec.InternalTrafficPolicy == nil || *svc.Spec.InternalTrafficPolicy != corev1.ServiceInternalTrafficPolicyLocal {
 		t.Error("Service otelcol-mesh-agent must exist with internalTrafficPolicy: Local (node-local agent for Envoy)")
+	}
+	if a, _ := serviceAddress(t, objs, pods, "observability", "otelcol-mesh-agent"); a != wantAgent {
+		t.Errorf("agent Service %+v, want %+v", a, wantAgent)
 	}
 	if gw.container.Image != agent.container.Image {
 		t.Errorf("gateway image %s, agent image %s", gw.container.Image, agent.container.Image)

@@ -535,19 +535,68 @@ func checkEndpointSliceRBAC(t *testing.T, objs []object, where string, p collect
 	t.Errorf("%s: ServiceAccount %s/%s may not get/list/watch discovery.k8s.io EndpointSlices in namespace %s", where, p.namespace, sa, ns)
 }
 
-// gatewayAddress describes the gateway as the other files must address it.
-type gatewayAddress struct {
+// collectorAddress describes a collector Service as the other files must
+// address it.
+type collectorAddress struct {
 	fqdn           string // <service>.<namespace>.svc.cluster.local
 	namespace      string
-	serviceAccount string
-	otlpGRPC       int32 // Service ports
+	serviceAccount string // of the pods behind it: Linkerd checks it
+	otlpGRPC       int32  // Service ports
 	otlpHTTP       int32
 	zipkin         int32
+	opencensus     int32
+}
+
+// addressOf describes the Service o as it reaches the collector pod p: the
+// Service port for each receiver of p.
+func addressOf(o object, p collectorPod) collectorAddress {
+	svc := o.obj.(*corev1.Service)
+	a := collectorAddress{
+		fqdn:           fmt.Sprintf("%s.%s.svc.cluster.local", o.name, o.namespace),
+		namespace:      o.namespace,
+		serviceAccount: p.template.Spec.ServiceAccountName,
+	}
+	for _, sp := range svc.Spec.Ports {
+		target := resolvePort(sp.TargetPort, p.container)
+		if target == 0 {
+			continue
+		}
+		switch target {
+		case port(p.listeners, "receivers/otlp/grpc"):
+			a.otlpGRPC = sp.Port
+		case port(p.listeners, "receivers/otlp/http"):
+			a.otlpHTTP = sp.Port
+		case port(p.listeners, "receivers/zipkin"):
+			a.zipkin = sp.Port
+		case port(p.listeners, "receivers/opencensus"):
+			a.opencensus = sp.Port
+		}
+	}
+	return a
+}
+
+// serviceAddress finds the Service namespace/name in checked objects and
+// describes it as it reaches the first collector pod it selects.
+func serviceAddress(t *testing.T, objs []object, pods []collectorPod, namespace, name string) (collectorAddress, collectorPod) {
+	t.Helper()
+	for _, o := range objs {
+		svc, ok := o.obj.(*corev1.Service)
+		if !ok || o.namespace != namespace || o.name != name {
+			continue
+		}
+		for _, p := range pods {
+			if p.namespace == o.namespace && p.selectedBy(svc.Spec.Selector) {
+				return addressOf(o, p), p
+			}
+		}
+	}
+	t.Fatalf("no Service %s/%s selecting a collector", namespace, name)
+	return collectorAddress{}, collectorPod{}
 }
 
 // gatewayOf finds the gateway (the collector pod behind a non-headless
 // Service that exports with otlp_grpc) in checked objects.
-func gatewayOf(t *testing.T, objs []object, pods []collectorPod) gatewayAddress {
+func gatewayOf(t *testing.T, objs []object, pods []collectorPod) collectorAddress {
 	t.Helper()
 	for _, o := range objs {
 		svc, ok := o.obj.(*corev1.Service)
@@ -558,27 +607,11 @@ func gatewayOf(t *testing.T, objs []object, pods []collectorPod) gatewayAddress 
 			if p.namespace != o.namespace || !p.selectedBy(svc.Spec.Selector) || !slices.ContainsFunc(p.config.pipelineComponents("exporters"), func(id string) bool { return componentType(id) == "otlp_grpc" }) {
 				continue
 			}
-			g := gatewayAddress{
-				fqdn:           fmt.Sprintf("%s.%s.svc.cluster.local", o.name, o.namespace),
-				namespace:      o.namespace,
-				serviceAccount: p.template.Spec.ServiceAccountName,
-			}
-			for _, sp := range svc.Spec.Ports {
-				target := resolvePort(sp.TargetPort, p.container)
-				switch target {
-				case port(p.listeners, "receivers/otlp/grpc"):
-					g.otlpGRPC = sp.Port
-				case port(p.listeners, "receivers/otlp/http"):
-					g.otlpHTTP = sp.Port
-				case port(p.listeners, "receivers/zipkin"):
-					g.zipkin = sp.Port
-				}
-			}
-			return g
+			return addressOf(o, p)
 		}
 	}
 	t.Fatal("no gateway: no ClusterIP Service selects a collector that exports with otlp_grpc")
-	return gatewayAddress{}
+	return collectorAddress{}
 }
 
 func fmtPtr[T any](p *T) string {
