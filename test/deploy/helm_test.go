@@ -1,10 +1,8 @@
 package deploy
 
 import (
-	"encoding/json"
 	"fmt"
 	"os/exec"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -56,7 +54,8 @@ func TestHelmLint(t *testing.T) {
 	for _, bad := range [][]string{
 		{"--set", "mode=sidecar"},
 		{"--set", "resources.limits.memory=1G"},
-		{"--set", "mode=agent", "--set-json", `sampling={"policies":[]}`},
+		{"--set", "mode=agent", "--set-json", `sampling={"rules":{"baseline":{"probability":0.5}}}`},
+		{"--set", "mode=agent", "--set", "sampling.enabled=false"},
 		{"--set", "exporter.endpointt=x:4317"},
 	} {
 		if out, err := helm(t, append([]string{"template", "x", chartDir}, bad...)...); err == nil {
@@ -84,8 +83,8 @@ func TestHelmGateway(t *testing.T) {
 	if got := exporterEndpoint(t, pods[0].config, pods[0].env); got != "tracing-backend.observability.svc.cluster.local:4317" {
 		t.Errorf("exports to %s, want the exporter.endpoint default", got)
 	}
-	if got := at(pods[0].config.m, "processors", "mesh"); !reflect.DeepEqual(got, map[string]any{}) {
-		t.Errorf("processors.mesh is %v, want {} with default values (no sampling key)", got)
+	if _, enabled := meshSampling(pods[0].config); !enabled {
+		t.Error("the gateway does not sample with default values")
 	}
 }
 
@@ -182,23 +181,6 @@ func TestHelmValues(t *testing.T) {
 			t.Errorf("mesh canary.subsets %v", got)
 		}
 		cfg.validate(t, env)
-	})
-	t.Run("sampling passes through to the mesh processor", func(t *testing.T) {
-		// The mesh processor's sampling keys come with a later release, so
-		// this render is not validated: it checks that the block arrives
-		// verbatim where the processor will read it.
-		rules := `{"decision_wait":"2s","rules":[{"name":"errors","status_code":"ERROR"},{"name":"canary","canary":true}]}`
-		cfg := config(t, render(t, "g", "ns", "--set-json", "sampling="+rules))
-		var want any
-		if err := json.Unmarshal([]byte(rules), &want); err != nil {
-			t.Fatal(err)
-		}
-		if got := at(cfg.m, "processors", "mesh", "sampling"); !reflect.DeepEqual(got, want) {
-			t.Errorf("processors.mesh.sampling is %v, want %v", got, want)
-		}
-		if got := cfg.pipelineComponents("processors"); !slices.Contains(got, "mesh") {
-			t.Errorf("mesh is not in the pipeline: %v", got)
-		}
 	})
 	t.Run("opencensus off", func(t *testing.T) {
 		for _, mode := range []string{"gateway", "agent"} {

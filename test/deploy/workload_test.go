@@ -275,6 +275,8 @@ func checkCollectorContainer(t *testing.T, objs []object, w workload, c corev1.C
 		t.Errorf("%s: GOMEMLIMIT %s is %.0f%% of the memory limit %s, want 70-90%%", where, gml, ratio*100, limit.String())
 	}
 
+	checkSampling(t, where, cfg, limit.Value())
+
 	// Non-root, as the image's user.
 	psc := w.template.Spec.SecurityContext
 	csc := c.SecurityContext

@@ -37,6 +37,20 @@ app.kubernetes.io/part-of: otelcol-mesh
 {{- printf "%dMiB" (div (mul $mib 80) 100) -}}
 {{- end -}}
 
+{{/* Default sampling.max_buffered_bytes: 25% of resources.limits.memory, in
+bytes (256 MiB for 1Gi, as configs/gateway.yaml), leaving room below the
+memory_limiter's 80% for data in flight and the sending queue. */}}
+{{- define "otelcol-mesh.samplingBufferBytes" -}}
+{{- $mem := toString .Values.resources.limits.memory -}}
+{{- $mib := 0 -}}
+{{- if hasSuffix "Gi" $mem -}}
+{{- $mib = mul (trimSuffix "Gi" $mem | atoi) 1024 -}}
+{{- else -}}
+{{- $mib = trimSuffix "Mi" $mem | atoi -}}
+{{- end -}}
+{{- div (mul $mib 1048576) 4 -}}
+{{- end -}}
+
 {{/* Checks that the schema cannot express. */}}
 {{- define "otelcol-mesh.checkValues" -}}
 {{- if not (has .Values.mode (list "gateway" "agent")) -}}
