@@ -18,7 +18,7 @@ import (
 var _ = routerv3.Router{}
 
 func TestEnvoyBootstrap(t *testing.T) {
-	g, _ := kubernetesGateway(t)
+	g, _, _ := kubernetesSenderTarget(t)
 	const file = "deploy/envoy/envoy.yaml"
 	j, err := yaml.YAMLToJSONStrict(readRepoFile(t, file))
 	if err != nil {
@@ -80,7 +80,7 @@ func TestEnvoyBootstrap(t *testing.T) {
 }
 
 // checkCollectorCluster: the tracer's cluster exists, speaks HTTP/2 (gRPC) and
-// points at the gateway's OTLP/gRPC Service.
+// points at the OTLP/gRPC port of the Service g (the agent tier).
 func checkCollectorCluster(t *testing.T, c *clusterv3.Cluster, name string, g collectorAddress) {
 	t.Helper()
 	if c == nil {

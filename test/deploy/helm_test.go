@@ -176,11 +176,16 @@ func TestHelmValues(t *testing.T) {
 		cfg.validate(t, env)
 	})
 	t.Run("canary subsets", func(t *testing.T) {
-		cfg := config(t, render(t, "g", "ns", "--set", "canarySubsets={canary,v2}"))
-		if got := strings_(at(cfg.m, "processors", "mesh", "canary", "subsets")); !slices.Equal(got, []string{"canary", "v2"}) {
-			t.Errorf("mesh canary.subsets %v", got)
+		for _, mode := range []string{"gateway", "agent"} {
+			cfg := config(t, render(t, "g", "ns", "--set", "mode="+mode, "--set", "canarySubsets={canary,v2}"))
+			if got := strings_(at(cfg.m, "processors", "mesh", "canary", "subsets")); !slices.Equal(got, []string{"canary", "v2"}) {
+				t.Errorf("%s: mesh canary.subsets %v", mode, got)
+			}
+			if got := cfg.pipelineComponents("processors"); !slices.Contains(got, "mesh") {
+				t.Errorf("%s: mesh is not in the pipeline: %v", mode, got)
+			}
+			cfg.validate(t, env)
 		}
-		cfg.validate(t, env)
 	})
 	t.Run("opencensus off", func(t *testing.T) {
 		for _, mode := range []string{"gateway", "agent"} {

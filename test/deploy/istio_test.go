@@ -17,7 +17,7 @@ func decodeFile(t *testing.T, rel, defaultNamespace string) []object {
 }
 
 func TestIstio(t *testing.T) {
-	g, gatewayPod := kubernetesGateway(t)
+	g, agentPod, gatewayPod := kubernetesSenderTarget(t)
 
 	iops := ofType[istioOperator](decodeFile(t, "deploy/istio/meshconfig.yaml", "istio-system"))
 	if len(iops) != 1 {
@@ -34,7 +34,7 @@ func TestIstio(t *testing.T) {
 		if o := p.GetOpentelemetry(); o != nil {
 			otel = p.GetName()
 			if o.GetService() != g.fqdn || o.GetPort() != uint32(g.otlpGRPC) {
-				t.Errorf("provider %s sends to %s:%d, the gateway's OTLP/gRPC Service is %s:%d", p.GetName(), o.GetService(), o.GetPort(), g.fqdn, g.otlpGRPC)
+				t.Errorf("provider %s sends to %s:%d, the senders' OTLP/gRPC Service (agent tier) is %s:%d", p.GetName(), o.GetService(), o.GetPort(), g.fqdn, g.otlpGRPC)
 			}
 			if o.GetHttp() != nil {
 				t.Errorf("provider %s uses HTTP, want gRPC", p.GetName())
@@ -46,7 +46,7 @@ func TestIstio(t *testing.T) {
 		if z := p.GetZipkin(); z != nil {
 			zipkin = p.GetName()
 			if z.GetService() != g.fqdn || z.GetPort() != uint32(g.zipkin) {
-				t.Errorf("provider %s sends to %s:%d, the gateway's Zipkin Service is %s:%d", p.GetName(), z.GetService(), z.GetPort(), g.fqdn, g.zipkin)
+				t.Errorf("provider %s sends to %s:%d, the senders' Zipkin Service (agent tier) is %s:%d", p.GetName(), z.GetService(), z.GetPort(), g.fqdn, g.zipkin)
 			}
 		}
 	}
@@ -136,9 +136,12 @@ func TestIstio(t *testing.T) {
 	if !minoritySubsets[headerSubset] {
 		t.Errorf("the header route goes to %q, which is not the minority side of a weight split", headerSubset)
 	}
-	canary := strings_(at(gatewayPod.config.m, "processors", "mesh", "canary", "subsets"))
-	if !slices.Contains(canary, headerSubset) {
-		t.Errorf("the gateway's mesh processor canary.subsets %v lacks %q, the canary subset of canary.yaml", canary, headerSubset)
+	// Agents and gateway both normalize: both must know the canary subset.
+	for _, p := range []collectorPod{agentPod, gatewayPod} {
+		canary := strings_(at(p.config.m, "processors", "mesh", "canary", "subsets"))
+		if !slices.Contains(canary, headerSubset) {
+			t.Errorf("%s: the mesh processor's canary.subsets %v lacks %q, the canary subset of canary.yaml", p.config.source, canary, headerSubset)
+		}
 	}
 	if !strings.HasPrefix(dr.Spec.GetHost(), "reviews.") {
 		t.Errorf("host %s: the example is Bookinfo's reviews", dr.Spec.GetHost())

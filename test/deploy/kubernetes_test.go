@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -100,8 +101,8 @@ var wantAgent = collectorAddress{
 	opencensus:     55678,
 }
 
-// kubernetesGateway is the gateway of deploy/kubernetes, as the Istio,
-// Linkerd, Envoy and sidecar files must address it, and its collector pod.
+// kubernetesGateway is the gateway of deploy/kubernetes and its collector
+// pod.
 func kubernetesGateway(t *testing.T) (collectorAddress, collectorPod) {
 	t.Helper()
 	_, pods, g := collectorTiers(t, "deploy/kubernetes")
@@ -115,6 +116,52 @@ func kubernetesGateway(t *testing.T) (collectorAddress, collectorPod) {
 	}
 	t.Fatal("no gateway pod in deploy/kubernetes")
 	return g, collectorPod{}
+}
+
+// kubernetesSenderTarget is where the Istio, Linkerd, Envoy and sidecar files must
+// send in deploy/kubernetes: the gateway tail-samples with more than one
+// replica, so every span of a trace must reach the same replica, and only
+// the agent tier (whose load_balancing exporter routes by trace ID to the
+// gateway's headless Service) gets it there. It returns the agent Service's
+// address, an agent pod and a gateway pod.
+func kubernetesSenderTarget(t *testing.T) (collectorAddress, collectorPod, collectorPod) {
+	t.Helper()
+	objs, pods, g := collectorTiers(t, "deploy/kubernetes")
+	if g != wantGateway {
+		t.Fatalf("gateway of deploy/kubernetes is %+v, want %+v", g, wantGateway)
+	}
+	a, agent := serviceAddress(t, objs, pods, wantAgent.namespace, "otelcol-mesh-agent")
+	if a != wantAgent {
+		t.Fatalf("agent Service of deploy/kubernetes is %+v, want %+v", a, wantAgent)
+	}
+	var gateway collectorPod
+	for _, p := range pods {
+		if p.template.Labels["app.kubernetes.io/component"] == "gateway" {
+			gateway = p
+		}
+	}
+	checkTracesStayWhole(t, objs, agent, gateway)
+	return a, agent, gateway
+}
+
+// checkTracesStayWhole: when the gateway samples with more than one replica,
+// the agent exports only with load_balancing by trace ID, and its resolver
+// names a headless Service that selects the sampling gateway's pods.
+func checkTracesStayWhole(t *testing.T, objs []object, agent, gateway collectorPod) {
+	t.Helper()
+	if _, samples := meshSampling(gateway.config); !samples || gateway.replicas == nil || *gateway.replicas < 2 {
+		return // one replica, or no sampling: any sender target keeps traces whole
+	}
+	exporters := agent.config.pipelineComponents("exporters")
+	if len(exporters) != 1 || componentType(exporters[0]) != "load_balancing" || str(at(agent.config.m, "exporters", exporters[0], "routing_key")) != "traceID" {
+		t.Errorf("%s: exporters %v: the gateway samples with %d replicas, so the agents must export only with load_balancing by traceID", agent.object, exporters, *gateway.replicas)
+		return
+	}
+	name, ns, _ := strings.Cut(str(at(agent.config.m, "exporters", exporters[0], "resolver", "k8s", "service")), ".")
+	svc := find[corev1.Service](objs, ns, name)
+	if svc == nil || svc.Spec.ClusterIP != corev1.ClusterIPNone || gateway.namespace != ns || !gateway.selectedBy(svc.Spec.Selector) {
+		t.Errorf("%s: load_balancing resolves %s/%s, which is not a headless Service of the sampling gateway %s", agent.object, ns, name, gateway.object)
+	}
 }
 
 func TestKubernetesCollectorTiers(t *testing.T) {
@@ -153,6 +200,14 @@ func TestKubernetesCollectorTiers(t *testing.T) {
 		t.Errorf("agent is a %s, want a DaemonSet", agent.kind)
 	}
 	checkProcessorOrder(t, agent.config)
+	// The agents normalize too (Envoy's User-Agent reaches only them), with
+	// the gateway's canary rules.
+	if got := agent.config.pipelineComponents("processors"); !slices.Equal(got, []string{"batch", "memory_limiter", "mesh"}) {
+		t.Errorf("agent processors %v, want memory_limiter, mesh, batch", got)
+	}
+	if a, g := at(agent.config.m, "processors", "mesh", "canary"), at(gw.config.m, "processors", "mesh", "canary"); !reflect.DeepEqual(a, g) || a == nil {
+		t.Errorf("agent mesh canary %v, gateway mesh canary %v: want the same rules", a, g)
+	}
 	svc := find[corev1.Service](objs, "observability", "otelcol-mesh-agent")
 	if svc == nil || svc.Spec.InternalTrafficPolicy == nil || *svc.Spec.InternalTrafficPolicy != corev1.ServiceInternalTrafficPolicyLocal {
 		t.Error("Service otelcol-mesh-agent must exist with internalTrafficPolicy: Local (node-local agent for Envoy)")
@@ -221,7 +276,7 @@ func checkAppSendsToSidecar(t *testing.T, objs []object, ls []listener, source s
 }
 
 func TestSidecarOperator(t *testing.T) {
-	g, _ := kubernetesGateway(t)
+	g, _, _ := kubernetesSenderTarget(t)
 	objs := kustomize(t, "deploy/kubernetes/sidecar/operator", "app")
 	cols := ofType[otelCollector](objs)
 	if len(cols) != 1 {
@@ -263,6 +318,7 @@ func TestSidecarOperator(t *testing.T) {
 		}
 	}
 	cfg.validate(t, env)
+	checkMeshMetadata(t, cfg.source, cfg)
 	ls, err := cfg.listeners(env)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +334,7 @@ func TestSidecarOperator(t *testing.T) {
 		t.Error("set livenessProbe and readinessProbe (the Operator derives their handler from health_check)")
 	}
 	if got, want := exporterEndpoint(t, cfg, env), fmt.Sprintf("%s:%d", g.fqdn, g.otlpGRPC); got != want {
-		t.Errorf("exports to %s, the gateway is %s", got, want)
+		t.Errorf("exports to %s, the senders' target (agent tier) is %s", got, want)
 	}
 	limit := spec.Resources.Limits[corev1.ResourceMemory]
 	if n, err := parseGoMemLimit(env["GOMEMLIMIT"]); err != nil {
@@ -312,7 +368,7 @@ func TestSidecarOperator(t *testing.T) {
 }
 
 func TestSidecarPlain(t *testing.T) {
-	g, _ := kubernetesGateway(t)
+	g, _, _ := kubernetesSenderTarget(t)
 	objs := kustomize(t, "deploy/kubernetes/sidecar/plain", "app")
 	pods := checkCollectorWorkloads(t, objs)
 	checkWorkloadWiring(t, objs)
@@ -330,6 +386,6 @@ func TestSidecarPlain(t *testing.T) {
 	}
 	checkAppSendsToSidecar(t, objs, p.listeners, p.config.source)
 	if got, want := exporterEndpoint(t, p.config, p.env), fmt.Sprintf("%s:%d", g.fqdn, g.otlpGRPC); got != want {
-		t.Errorf("exports to %s, the gateway is %s", got, want)
+		t.Errorf("exports to %s, the senders' target (agent tier) is %s", got, want)
 	}
 }

@@ -87,7 +87,7 @@ func binaryHasReceiver(t *testing.T, name string) bool {
 }
 
 func TestLinkerdControlPlane(t *testing.T) {
-	g, _ := kubernetesGateway(t)
+	g, _, _ := kubernetesSenderTarget(t)
 	const file = "deploy/linkerd/linkerd-control-plane-values.yaml"
 	var v linkerdControlPlaneValues
 	if err := strictYAML(readRepoFile(t, file), &v); err != nil {
@@ -99,16 +99,16 @@ func TestLinkerdControlPlane(t *testing.T) {
 	}
 	host, port := splitHostPort(t, file, tr.Collector.Endpoint)
 	if host != g.fqdn || port != g.otlpGRPC {
-		t.Errorf("collector.endpoint %s, the gateway's OTLP/gRPC Service is %s:%d", tr.Collector.Endpoint, g.fqdn, g.otlpGRPC)
+		t.Errorf("collector.endpoint %s, the agent tier's OTLP/gRPC Service is %s:%d", tr.Collector.Endpoint, g.fqdn, g.otlpGRPC)
 	}
 	// The proxies accept only a collector with this mTLS identity.
 	if id := tr.Collector.MeshIdentity; id.ServiceAccountName != g.serviceAccount || id.Namespace != g.namespace {
-		t.Errorf("collector.meshIdentity %s/%s, the gateway runs as %s/%s", id.Namespace, id.ServiceAccountName, g.namespace, g.serviceAccount)
+		t.Errorf("collector.meshIdentity %s/%s, the agents run as %s/%s", id.Namespace, id.ServiceAccountName, g.namespace, g.serviceAccount)
 	}
 }
 
 func TestLinkerdJaeger(t *testing.T) {
-	g, gatewayPod := kubernetesGateway(t)
+	g, agentPod, _ := kubernetesSenderTarget(t)
 	if !binaryHasReceiver(t, "opencensus") {
 		t.Fatal("the binary has no opencensus receiver: Linkerd 2.14-2.16 proxies send nothing else")
 	}
@@ -137,8 +137,8 @@ func TestLinkerdJaeger(t *testing.T) {
 			}
 			// The injector builds the collector's identity from
 			// collectorSvcAccount and the second label of the address.
-			if labels := strings.Split(host, "."); len(labels) < 2 || labels[1] != g.namespace || v.Webhook.CollectorSvcAccount != g.serviceAccount {
-				t.Errorf("identity %s.%s, the gateway runs as %s.%s", v.Webhook.CollectorSvcAccount, labels[1], g.serviceAccount, g.namespace)
+			if labels := append(strings.Split(host, "."), ""); labels[1] != g.namespace || v.Webhook.CollectorSvcAccount != g.serviceAccount {
+				t.Errorf("identity %s.%s, the agents run as %s.%s", v.Webhook.CollectorSvcAccount, labels[1], g.serviceAccount, g.namespace)
 			}
 			if tc.protocol != "" {
 				return
@@ -146,10 +146,10 @@ func TestLinkerdJaeger(t *testing.T) {
 			// OpenCensus needs the distribution's opencensus receiver, on the
 			// port the Service maps 55678 to.
 			if tc.port != 55678 {
-				t.Errorf("the gateway Service takes OpenCensus on %d, Linkerd's default is 55678", tc.port)
+				t.Errorf("the agent Service takes OpenCensus on %d, Linkerd's default is 55678", tc.port)
 			}
-			if got := port(gatewayPod.listeners, "receivers/opencensus"); got == 0 {
-				t.Error("the gateway has no opencensus receiver in its traces pipeline")
+			if got := port(agentPod.listeners, "receivers/opencensus"); got == 0 {
+				t.Error("the agents have no opencensus receiver in their traces pipeline")
 			}
 		})
 	}
@@ -160,18 +160,18 @@ func TestLinkerdMeshedTiers(t *testing.T) {
 	if g != wantGateway {
 		t.Errorf("gateway %+v, want %+v", g, wantGateway)
 	}
-	meshed := 0
+	// The proxies send to the agents (their identity), which forward to the
+	// gateway: both tiers must be meshed.
+	meshed := map[string]bool{}
 	for _, p := range pods {
 		if p.template.Annotations["linkerd.io/inject"] != "enabled" {
 			t.Errorf("%s: pod template without linkerd.io/inject: enabled", p.object)
 			continue
 		}
-		if p.template.Labels["app.kubernetes.io/component"] == "gateway" {
-			meshed++
-		}
+		meshed[p.template.Labels["app.kubernetes.io/component"]] = true
 	}
-	if meshed != 1 {
-		t.Error("the gateway is not meshed")
+	if !meshed["gateway"] || !meshed["agent"] {
+		t.Errorf("meshed tiers %v, want the agent and the gateway", meshed)
 	}
 	if len(objs) != len(kustomize(t, "deploy/kubernetes", "default")) {
 		t.Error("the overlay must only annotate deploy/kubernetes, not add or drop objects")

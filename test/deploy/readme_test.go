@@ -37,6 +37,12 @@ func TestDeployReadme(t *testing.T) {
 		"EndpointSlice",                   // load_balancing k8s resolver RBAC
 		"sidecar.opentelemetry.io/inject", // Operator annotation
 		"GOMEMLIMIT",
+		"all spans of a trace must reach one gateway replica", // tail sampling
+		"internalTrafficPolicy: Local",                        // the agents' Service
+		"`sampling.enabled: false`",                           // when the gateway Service may be named
+		wantAgent.fqdn,                                        // where senders send
+		"`" + wantAgent.serviceAccount + "`",                  // the identity Linkerd checks
+		"`" + wantGateway.serviceAccount + "`",
 	} {
 		if !strings.Contains(readme, fact) {
 			t.Errorf("deploy/README.md does not mention %q", fact)

@@ -276,6 +276,7 @@ func checkCollectorContainer(t *testing.T, objs []object, w workload, c corev1.C
 	}
 
 	checkSampling(t, where, cfg, limit.Value())
+	checkMeshMetadata(t, where, cfg)
 
 	// Non-root, as the image's user.
 	psc := w.template.Spec.SecurityContext
@@ -298,6 +299,27 @@ func checkCollectorContainer(t *testing.T, objs []object, w workload, c corev1.C
 		t.Errorf("%s: allowPrivilegeEscalation must be false", where)
 	}
 	return p, true
+}
+
+// checkMeshMetadata: a collector that runs the mesh processor receives OTLP
+// with include_metadata, so that the processor reads Envoy's User-Agent (the
+// proxy version).
+func checkMeshMetadata(t *testing.T, where string, c collectorConfig) {
+	t.Helper()
+	if !slices.ContainsFunc(c.pipelineComponents("processors"), func(id string) bool { return componentType(id) == "mesh" }) {
+		return
+	}
+	for _, id := range c.pipelineComponents("receivers") {
+		if componentType(id) != "otlp" {
+			continue
+		}
+		protocols, _ := at(c.m, "receivers", id, "protocols").(map[string]any)
+		for name, p := range protocols {
+			if at(p, "include_metadata") != true {
+				t.Errorf("%s: receivers.%s.protocols.%s: include_metadata is not true, but the mesh processor reads Envoy's User-Agent from it", where, id, name)
+			}
+		}
+	}
 }
 
 // resolvePort resolves a probe or Service target port against a container.
