@@ -248,13 +248,18 @@ func exporterEndpoint(t *testing.T, c collectorConfig, env map[string]string) st
 }
 
 // checkAppSendsToSidecar: the example application's SDK exports OTLP/gRPC to
-// the sidecar's loopback receiver, and every receiver stays on loopback.
+// the sidecar's loopback receiver, and every receiver stays on loopback. The
+// sidecar takes OpenCensus on localhost:55678 too: ocagent's default, and the
+// address a Linkerd proxy in the pod can export to without mesh identity.
 func checkAppSendsToSidecar(t *testing.T, objs []object, ls []listener, source string) {
 	t.Helper()
 	for _, l := range ls {
 		if strings.HasPrefix(l.component, "receivers/") && !l.loopback() {
 			t.Errorf("%s: sidecar %s listens on %s: a sidecar receives on localhost only", source, l.component, l.host)
 		}
+	}
+	if got := port(ls, "receivers/opencensus"); got != 55678 {
+		t.Errorf("%s: the sidecar receives OpenCensus on port %d, want localhost:55678", source, got)
 	}
 	grpc := port(ls, "receivers/otlp/grpc")
 	found := false

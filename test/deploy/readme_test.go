@@ -43,6 +43,7 @@ func TestDeployReadme(t *testing.T) {
 		wantAgent.fqdn,                                        // where senders send
 		"`" + wantAgent.serviceAccount + "`",                  // the identity Linkerd checks
 		"`" + wantGateway.serviceAccount + "`",
+		"config.linkerd.io/trace-collector: localhost:55678", // Linkerd to the sidecar, no identity
 	} {
 		if !strings.Contains(readme, fact) {
 			t.Errorf("deploy/README.md does not mention %q", fact)
