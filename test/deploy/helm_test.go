@@ -57,6 +57,15 @@ func TestHelmLint(t *testing.T) {
 		{"--set", "mode=agent", "--set-json", `sampling={"rules":{"baseline":{"probability":0.5}}}`},
 		{"--set", "mode=agent", "--set", "sampling.enabled=false"},
 		{"--set", "exporter.endpointt=x:4317"},
+		// sampling: the schema has the mesh processor's keys and types
+		{"--set", "sampling.rules.eror.probability=1"},
+		{"--set", "sampling.settle_time=2"}, // a number: nanoseconds to the collector
+		{"--set", "sampling.max_wait=30 s"},
+		{"--set-json", "sampling.rules.baseline.probability=1.5"},
+		{"--set", "sampling.rules.baseline.probability=0.5"}, // --set passes "0.5", a string the collector refuses
+		{"--set", "sampling.max_buffered_bytes=256Mi"},
+		{"--set-json", `sampling.rules.attributes=[{"name":"a","values":["x"]}]`},
+		{"--set-json", `sampling.rules.attributes=[{"name":"a","key":"k","scope":"trace","values":["x"]}]`},
 	} {
 		if out, err := helm(t, append([]string{"template", "x", chartDir}, bad...)...); err == nil {
 			t.Errorf("helm template %v succeeded:\n%s", bad, out)

@@ -209,6 +209,21 @@ rules:
 		cfg.validate(t, env)
 	})
 
+	t.Run("the schema takes what the collector takes", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"--set-json", "sampling.rules.baseline.probability=0.05"},
+			{"--set", "sampling.max_wait=1m30s", "--set", "sampling.settle_time=1.5s"},
+			{"--set", "sampling.settle_time=500ms", "--set", "sampling.rules.latency.per_destination.reviews\\.bookinfo=200ms"},
+			{"--set-json", `sampling.rules.attributes=[{"name":"slow-db","key":"db.duration_ms","min":250,"probability":0.5}]`},
+		} {
+			helmConfig(t, args...).validate(t, env)
+		}
+		cfg := helmConfig(t, "--set", "sampling.rules.latency.per_destination.reviews\\.bookinfo=200ms")
+		if got := at(cfg.m, "processors", "mesh", "sampling", "rules", "latency", "per_destination", "reviews.bookinfo"); got != "200ms" {
+			t.Errorf("per_destination reviews.bookinfo renders as %v, want 200ms", got)
+		}
+	})
+
 	t.Run("off", func(t *testing.T) {
 		cfg := helmConfig(t, "--set", "sampling.enabled=false")
 		if got, want := at(cfg.m, "processors", "mesh", "sampling"), map[string]any{"enabled": false}; !reflect.DeepEqual(got, want) {
@@ -218,12 +233,13 @@ rules:
 	})
 
 	t.Run("the binary checks what the chart renders", func(t *testing.T) {
-		// The chart passes the block on: the processor's validation is
-		// what refuses a wrong value or key, so these must fail.
+		// What the chart's schema cannot express, the processor's
+		// validation refuses, so these render but must not validate.
 		for _, args := range [][]string{
-			{"--set", "sampling.rules.baseline.probability=1.5"},
-			{"--set", "sampling.settle_time=1m"}, // not shorter than max_wait 30s
-			{"--set-json", `sampling.rules.attributes=[{"name":"a","key":"k"}]`},
+			{"--set", "sampling.settle_time=1m"},                                                            // not shorter than max_wait 30s
+			{"--set-json", `sampling.rules.attributes=[{"name":"a","key":"k"}]`},                            // no matcher
+			{"--set-json", `sampling.rules.attributes=[{"name":"a","key":"k","values":["x"],"regex":"x"}]`}, // two matchers
+			{"--set-json", `sampling.stress_relief={"activation_level":0.5,"deactivation_level":0.6}`},      // deactivation above activation
 		} {
 			cfg := helmConfig(t, args...)
 			if out, err := runValidate(t, cfg.raw, env); err == nil {
