@@ -157,7 +157,7 @@ func TestHelmSampling(t *testing.T) {
       probability: 1
       threshold: 750ms
       per_destination:
-        reviews.bookinfo: 200ms
+        reviews: 200ms
     canary:
       probability: 0.25
     attributes:
@@ -213,14 +213,14 @@ rules:
 		for _, args := range [][]string{
 			{"--set-json", "sampling.rules.baseline.probability=0.05"},
 			{"--set", "sampling.max_wait=1m30s", "--set", "sampling.settle_time=1.5s"},
-			{"--set", "sampling.settle_time=500ms", "--set", "sampling.rules.latency.per_destination.reviews\\.bookinfo=200ms"},
+			{"--set", "sampling.settle_time=500ms", "--set", "sampling.rules.latency.per_destination.ratings=100ms"},
 			{"--set-json", `sampling.rules.attributes=[{"name":"slow-db","key":"db.duration_ms","min":250,"probability":0.5}]`},
 		} {
 			helmConfig(t, args...).validate(t, env)
 		}
-		cfg := helmConfig(t, "--set", "sampling.rules.latency.per_destination.reviews\\.bookinfo=200ms")
-		if got := at(cfg.m, "processors", "mesh", "sampling", "rules", "latency", "per_destination", "reviews.bookinfo"); got != "200ms" {
-			t.Errorf("per_destination reviews.bookinfo renders as %v, want 200ms", got)
+		cfg := helmConfig(t, "--set", "sampling.rules.latency.per_destination.ratings=100ms")
+		if got := at(cfg.m, "processors", "mesh", "sampling", "rules", "latency", "per_destination", "ratings"); got != "100ms" {
+			t.Errorf("per_destination ratings renders as %v, want 100ms", got)
 		}
 	})
 
