@@ -19,7 +19,6 @@ import (
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadata"
 )
 
-
 func newTransformProcessor(b *testing.B, next consumer.Traces) processor.Traces {
 	f := transformprocessor.NewFactory()
 	cfg := f.CreateDefaultConfig()
