@@ -29,7 +29,7 @@ func startSink(t *testing.T) *sink {
 		t.Fatal(err)
 	}
 	s := &sink{addr: l.Addr().String()}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(256 << 20))
 	ptraceotlp.RegisterGRPCServer(srv, s)
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(srv.Stop)
