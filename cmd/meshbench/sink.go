@@ -35,7 +35,7 @@ func startSink() (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{addr: l.Addr().String(), srv: grpc.NewServer(grpc.MaxRecvMsgSize(1<<30)), traces: map[pcommon.TraceID]int{}, arrival: map[pcommon.TraceID]time.Time{}}
+	s := &sink{addr: l.Addr().String(), srv: grpc.NewServer(grpc.MaxRecvMsgSize(1 << 30)), traces: map[pcommon.TraceID]int{}, arrival: map[pcommon.TraceID]time.Time{}}
 	ptraceotlp.RegisterGRPCServer(s.srv, s)
 	go func() { _ = s.srv.Serve(l) }()
 	return s, nil
