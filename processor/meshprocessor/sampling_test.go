@@ -2,6 +2,7 @@ package meshprocessor
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -489,4 +490,24 @@ func TestRateLimitProtectsErrors(t *testing.T) {
 	}
 	assert.Equal(t, 3, errorTraces, "errors pass the limit")
 	assert.LessOrEqual(t, len(kept)-errorTraces, 2, "plain traces get at most the 2 tokens of a second")
+}
+
+func TestRefusedKeptSpansAreCounted(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Sampling.Enabled = true
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	p, err := newMeshProcessor(metadatatest.NewSettings(tel), cfg)
+	require.NoError(t, err)
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	sp := &samplingProcessor{mesh: p, engine: sampling.New(engineSettings(cfg.Sampling), consumertest.NewErr(errors.New("backend down")), p.telemetry, zap.NewNop(), clock)}
+	require.NoError(t, sp.Start(t.Context(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = sp.Shutdown(context.Background()) })
+
+	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, ErrorRate: 1, Seed: 1}).Next()
+	n := tr.Traces.SpanCount()
+	require.NoError(t, sp.ConsumeTraces(t.Context(), tr.Traces))
+	clock.Advance(2 * time.Second)
+	sp.engine.Tick()
+	metadatatest.AssertEqualProcessorMeshSamplingRefusedSpans(t, tel, []metricdata.DataPoint[int64]{{Value: int64(n)}}, metricdatatest.IgnoreTimestamp())
 }

@@ -218,12 +218,9 @@ func (e *Engine) Ingest(ctx context.Context, td ptrace.Traces) error {
 			errs = append(errs, err)
 		}
 	}
-	if out.SpanCount() > 0 {
-		if err := e.next.ConsumeTraces(ctx, out); err != nil {
-			e.tel.ProcessorMeshSamplingRefusedSpans.Add(ctx, int64(out.SpanCount()))
-			errs = append(errs, err)
-		}
-	}
+	// Not an error to the sender: the rest of its data is buffered already,
+	// and a retry would buffer it twice. The loss is counted and logged.
+	e.emit(ctx, out)
 	return errors.Join(errs...)
 }
 
