@@ -511,3 +511,16 @@ func TestRefusedKeptSpansAreCounted(t *testing.T) {
 	sp.engine.Tick()
 	metadatatest.AssertEqualProcessorMeshSamplingRefusedSpans(t, tel, []metricdata.DataPoint[int64]{{Value: int64(n)}}, metricdatatest.IgnoreTimestamp())
 }
+
+func TestArrivalQueueStaysBounded(t *testing.T) {
+	ts := newTestSampler(t, func(s *SamplingConfig) { s.NumShards = 1 })
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 30})
+	for range 30 {
+		for range 100 {
+			ts.send(g.Next().Traces)
+		}
+		ts.after(2 * time.Second)
+	}
+	assert.Zero(t, ts.sp.engine.BufferedBytes())
+	assert.LessOrEqual(t, ts.sp.engine.QueuedIDs(), 1024+100, "decided traces leave the arrival-order queue")
+}

@@ -461,6 +461,7 @@ func (e *Engine) runTick(ctx context.Context) {
 			}
 			delete(s.traces, id)
 		}
+		s.compactOrder()
 		s.mu.Unlock()
 	}
 	// Pressure is measured before it is relieved.
@@ -518,14 +519,21 @@ func (e *Engine) updateStress(now time.Time) {
 		e.tel.ProcessorMeshSamplingStressRelief.Add(context.Background(), -1)
 		e.logger.Info("sampling stress relief off", zap.Float64("buffer_fill", fill))
 	}
-	// Compact the arrival-order queues now and then.
-	for _, s := range e.shards {
-		s.mu.Lock()
-		if cap(s.order) > 1024 && len(s.order) < cap(s.order)/4 {
-			s.order = append([]pcommon.TraceID(nil), s.order...)
-		}
-		s.mu.Unlock()
+}
+
+// compactOrder drops decided traces from a shard's arrival-order queue once
+// they outnumber the buffered ones (the caller holds the lock).
+func (s *shard) compactOrder() {
+	if len(s.order) <= 2*len(s.traces)+1024 {
+		return
 	}
+	kept := make([]pcommon.TraceID, 0, 2*len(s.traces)+16)
+	for _, id := range s.order {
+		if _, ok := s.traces[id]; ok {
+			kept = append(kept, id)
+		}
+	}
+	s.order = kept
 }
 
 func (e *Engine) emit(ctx context.Context, out ptrace.Traces) {
@@ -556,4 +564,15 @@ func decisionAttrs(rule string, keep bool) attribute.Set {
 		outcome = "kept"
 	}
 	return attribute.NewSet(attribute.String("rule", rule), attribute.String("outcome", outcome))
+}
+
+// QueuedIDs is the length of the arrival-order queues (for tests).
+func (e *Engine) QueuedIDs() int {
+	n := 0
+	for _, s := range e.shards {
+		s.mu.Lock()
+		n += len(s.order)
+		s.mu.Unlock()
+	}
+	return n
 }
