@@ -53,6 +53,9 @@ type envoyTags struct {
 	istio, clusterID, waypointPeers, hasOriginalName    bool
 	canaryHeader, hasErrorType, hasServerAddress        bool
 	originalName, urlKey                                string
+	// What an earlier mesh processor wrote (read back when it removed the
+	// original tags).
+	prior destination
 }
 
 // isEnvoySpan reports whether a span carries Envoy's own tags: Zipkin-exported
@@ -121,6 +124,16 @@ func (b *batch) readEnvoyTags(attrs pcommon.Map) envoyTags {
 			t.hasErrorType = true
 		case semconv.ServerAddress:
 			t.hasServerAddress = true
+		case attrMeshDirection:
+			t.prior.direction = b.str(k, v)
+		case attrMeshDestinationService:
+			t.prior.service = b.str(k, v)
+		case attrMeshDestinationNamespace:
+			t.prior.namespace = b.str(k, v)
+		case attrMeshDestinationSubset:
+			t.prior.subset = b.str(k, v)
+		case attrMeshDestinationPort:
+			t.prior.port, _ = parseCount(b.str(k, v))
 		default:
 			if !strings.HasPrefix(k, "istio.") {
 				if b.p.headers.inspect(k, v, true) {
@@ -215,7 +228,7 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	h.rename(span, attrs, name, dest.direction == "inbound" || span.Kind() == ptrace.SpanKindServer)
 
 	subset := dest.subset
-	version := t.canonicalRevision
+	version := firstNonEmpty(t.canonicalRevision, b.evidence.version)
 	if dest.waypoint {
 		version = firstNonEmpty(t.destRevision, t.destAppVersion)
 	}
@@ -315,6 +328,10 @@ func (b *batch) envoyDestination(t *envoyTags, kind ptrace.SpanKind, res pcommon
 		d.direction = "outbound"
 	case ptrace.SpanKindServer:
 		d.direction = "inbound"
+	}
+	if name == "" && t.prior.direction != "" {
+		// The cluster tags were removed by an earlier mesh processor.
+		return t.prior
 	}
 	if name == "" || name == "-" {
 		return d

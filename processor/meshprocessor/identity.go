@@ -50,6 +50,8 @@ func newEvidence(res pcommon.Map) evidence {
 			ev.sdkName = v.Str()
 		case attrTelemetrySDKVer:
 			ev.sdkVersion = v.Str()
+		case attrMeshName: // an earlier mesh processor's finding
+			ev.istio = v.Str() == meshIstio
 		case attrK8sNamespaceName:
 			k8sNS = v.Str()
 		case "app":

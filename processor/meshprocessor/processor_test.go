@@ -73,6 +73,24 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+func TestIdempotentWithOriginalsRemoved(t *testing.T) {
+	inputs, err := filepath.Glob(filepath.Join("testdata", "golden", "*_input.yaml"))
+	require.NoError(t, err)
+	cfg := goldenConfig()
+	cfg.RemoveOriginalAttributes = true
+	for _, in := range inputs {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			td, err := golden.ReadTraces(in)
+			require.NoError(t, err)
+			once := process(t, cfg, processortest.NewNopSettings(metadata.Type), td)
+			again := ptrace.NewTraces()
+			once.CopyTo(again)
+			twice := process(t, cfg, processortest.NewNopSettings(metadata.Type), again)
+			require.NoError(t, ptracetest.CompareTraces(once, twice))
+		})
+	}
+}
+
 func TestRemoveOriginalAttributes(t *testing.T) {
 	td, err := golden.ReadTraces(filepath.Join("testdata", "golden", "istio_sidecar_otlp_input.yaml"))
 	require.NoError(t, err)

@@ -524,3 +524,87 @@ func TestArrivalQueueStaysBounded(t *testing.T) {
 	assert.Zero(t, ts.sp.engine.BufferedBytes())
 	assert.LessOrEqual(t, ts.sp.engine.QueuedIDs(), 1024+100, "decided traces leave the arrival-order queue")
 }
+
+// Envoy's Zipkin tracer (shared_span_context, its default outside Istio)
+// gives the server span the client span's id: the hop is matched all the same.
+func TestSharedSpanContextHopIsComplete(t *testing.T) {
+	ts := newTestSampler(t, keepAll)
+	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 40}).Next()
+	front := tr.Traces.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	egress := front.At(1)
+	server := tr.Traces.ResourceSpans().At(1).ScopeSpans().At(0).Spans().At(0)
+	server.SetSpanID(egress.SpanID())
+	server.SetParentSpanID(egress.ParentSpanID())
+	n := tr.Traces.SpanCount()
+	ts.send(tr.Traces)
+	ts.after(1100 * time.Millisecond)
+	assert.Len(t, ts.keptSpans(), n, "complete after the settle time, not max_wait")
+}
+
+// A call to a host outside the mesh (ServiceEntry, egress) returns no server span.
+func TestExternalHopNeedsNoServerSpan(t *testing.T) {
+	ts := newTestSampler(t, keepAll)
+	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, Seed: 41}).Next()
+	spans := tr.Traces.ResourceSpans().At(1).ScopeSpans().At(0).Spans() // productpage's proxy
+	ext := spans.AppendEmpty()
+	spans.At(0).CopyTo(ext)
+	ext.SetKind(ptrace.SpanKindClient)
+	ext.SetSpanID(pcommon.SpanID{9, 9, 9, 9, 9, 9, 9, 9})
+	ext.SetParentSpanID(spans.At(0).SpanID())
+	ext.Attributes().PutStr("upstream_cluster", "outbound|443||api.stripe.com")
+	ext.Attributes().PutStr("upstream_cluster.name", "outbound|443||api.stripe.com;")
+	n := tr.Traces.SpanCount()
+	ts.send(tr.Traces)
+	ts.after(1100 * time.Millisecond)
+	assert.Len(t, ts.keptSpans(), n)
+}
+
+func TestRateBelowOnePerSecondStillKeeps(t *testing.T) {
+	ts := newTestSampler(t, func(s *SamplingConfig) {
+		keepAll(s)
+		s.Rules.EdgeCoverage.MinTraces = 0
+		s.RateLimit.TracesPerSecond = 0.5
+		s.RateLimit.SpansPerSecond = 1 // less than one trace: the bucket still holds the largest trace
+	})
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 42})
+	kept := map[pcommon.TraceID]bool{}
+	for range 10 {
+		ts.send(g.Next().Traces)
+		ts.send(g.Next().Traces)
+		ts.after(2 * time.Second)
+	}
+	for _, s := range ts.keptSpans() {
+		kept[s.TraceID()] = true
+	}
+	assert.Equal(t, 10, len(kept), "one trace every 2 s of the 2 sent")
+}
+
+func TestShutdownWithExpiredContextDecidesEverything(t *testing.T) {
+	ts := newTestSampler(t, keepAll)
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 43})
+	for range 20 {
+		ts.send(g.Next().Traces)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_ = ts.sp.Shutdown(ctx)
+	assert.Zero(t, ts.sp.engine.BufferedBytes())
+	metadatatest.AssertEqualProcessorMeshSamplingTracesBuffered(t, ts.tel, []metricdata.DataPoint[int64]{{Value: 0}}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestKeptSpansLeaveInBoundedExports(t *testing.T) {
+	ts := newTestSampler(t, func(s *SamplingConfig) { keepAll(s); s.NumShards = 1 })
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, Seed: 44})
+	total := 0
+	for range 2500 {
+		tr := g.Next()
+		total += tr.Traces.SpanCount()
+		ts.send(tr.Traces)
+	}
+	ts.after(2 * time.Second)
+	require.Equal(t, total, ts.sink.SpanCount())
+	require.Greater(t, len(ts.sink.AllTraces()), 1)
+	for _, td := range ts.sink.AllTraces() {
+		assert.LessOrEqual(t, td.SpanCount(), 8192+9, "one export holds at most 8192 spans (plus the trace that crossed it)")
+	}
+}

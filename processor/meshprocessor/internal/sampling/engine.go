@@ -8,7 +8,6 @@ package sampling // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshp
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,7 +134,7 @@ func New(set Settings, next consumer.Traces, tel *metadata.TelemetryBuilder, log
 			e.attrKeys[a.Key] = true
 		}
 	}
-	e.limiter.init(set.TracesPerSecond, set.SpansPerSecond, clock.Now())
+	e.limiter.init(set.TracesPerSecond, set.SpansPerSecond, set.MaxSpansPerTrace, clock.Now())
 	e.shards = make([]*shard, set.Shards)
 	perShardKept := max(set.KeptCacheSize/set.Shards, 1)
 	perShardDropped := max(set.DroppedCacheSize/set.Shards, 16)
@@ -190,21 +189,56 @@ func (e *Engine) Tick() {
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.stopOnce.Do(func() { close(e.stop) })
 	e.wg.Wait()
+	// Deciding is CPU work only: every trace is decided, and the kept ones
+	// are passed on while ctx allows.
 	now := e.clock.Now()
-	out := ptrace.NewTraces()
+	out := newOutput(ctx, e)
 	for _, s := range e.shards {
-		s.mu.Lock()
-		for id, t := range s.traces {
-			if ctx.Err() != nil {
-				break
+		for more := true; more; {
+			more = false
+			s.mu.Lock()
+			for id, t := range s.traces {
+				e.decide(s, t, reasonShutdown, now, out.traces)
+				delete(s.traces, id)
+				if out.full() {
+					more = true
+					break
+				}
 			}
-			e.decide(s, t, reasonShutdown, now, out)
-			delete(s.traces, id)
+			s.mu.Unlock()
+			out.flushIfFull()
 		}
-		s.mu.Unlock()
 	}
-	e.emit(ctx, out)
+	out.flush()
 	return ctx.Err()
+}
+
+// output collects kept spans and passes them on in exports of at most
+// maxExportSpans spans, so that a burst of decisions (memory pressure,
+// shutdown) does not become one huge message.
+type output struct {
+	e      *Engine
+	ctx    context.Context
+	traces ptrace.Traces
+}
+
+const maxExportSpans = 8192
+
+func newOutput(ctx context.Context, e *Engine) *output {
+	return &output{e: e, ctx: ctx, traces: ptrace.NewTraces()}
+}
+
+func (o *output) full() bool { return o.traces.SpanCount() >= maxExportSpans }
+
+func (o *output) flushIfFull() {
+	if o.full() {
+		o.flush()
+	}
+}
+
+func (o *output) flush() {
+	o.e.emit(o.ctx, o.traces)
+	o.traces = ptrace.NewTraces()
 }
 
 // Ingest takes normalized spans: late spans of decided traces follow their
@@ -212,16 +246,14 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 func (e *Engine) Ingest(ctx context.Context, td ptrace.Traces) error {
 	now := e.clock.Now()
 	out := ptrace.NewTraces() // late spans of kept traces, stress-relief keeps, early decisions
-	var errs []error
 	for _, rs := range td.ResourceSpans().All() {
-		if err := e.ingestResource(rs, now, out); err != nil {
-			errs = append(errs, err)
-		}
+		e.ingestResource(rs, now, out)
 	}
-	// Not an error to the sender: the rest of its data is buffered already,
-	// and a retry would buffer it twice. The loss is counted and logged.
+	// A refusal here is not returned to the sender: the rest of its data is
+	// buffered already, and a retry would buffer it twice. emit counts and
+	// logs the loss.
 	e.emit(ctx, out)
-	return errors.Join(errs...)
+	return nil
 }
 
 // group is the spans of one trace within one ResourceSpans.
@@ -232,7 +264,7 @@ type group struct {
 
 type spanRef struct{ scope, span int }
 
-func (e *Engine) ingestResource(rs ptrace.ResourceSpans, now time.Time, out ptrace.Traces) error {
+func (e *Engine) ingestResource(rs ptrace.ResourceSpans, now time.Time, out ptrace.Traces) {
 	res := rs.Resource().Attributes()
 	source := ""
 	if v, ok := res.Get("service.name"); ok {
@@ -244,29 +276,44 @@ func (e *Engine) ingestResource(rs ptrace.ResourceSpans, now time.Time, out ptra
 			resMatch |= e.matchResourceAttribute(k, v)
 		}
 	}
-	// Group spans by trace; a resource usually holds one or a few traces.
+	// Group spans by trace: a resource usually holds one or a few traces,
+	// searched in a slice; an index takes over for batches of many.
 	var groups []group
+	var index map[pcommon.TraceID]int
 	for si, ss := range rs.ScopeSpans().All() {
 		for pi, span := range ss.Spans().All() {
 			id := span.TraceID()
-			i := len(groups) - 1
-			for ; i >= 0 && groups[i].id != id; i-- {
+			i := -1
+			if index != nil {
+				if j, ok := index[id]; ok {
+					i = j
+				}
+			} else {
+				for j := len(groups) - 1; j >= 0; j-- {
+					if groups[j].id == id {
+						i = j
+						break
+					}
+				}
 			}
 			if i < 0 {
 				groups = append(groups, group{id: id})
 				i = len(groups) - 1
+				if index != nil {
+					index[id] = i
+				} else if len(groups) > 16 {
+					index = make(map[pcommon.TraceID]int, 64)
+					for j, g := range groups {
+						index[g.id] = j
+					}
+				}
 			}
 			groups[i].spans = append(groups[i].spans, spanRef{si, pi})
 		}
 	}
-	var errs []error
 	for _, g := range groups {
-		chunk := extract(rs, g)
-		if err := e.ingestTrace(g.id, chunk, source, resMatch, now, out); err != nil {
-			errs = append(errs, err)
-		}
+		e.ingestTrace(g.id, extract(rs, g), source, resMatch, now, out)
 	}
-	return errors.Join(errs...)
 }
 
 // extract builds a Traces with the resource, scopes and spans of one group.
@@ -290,48 +337,50 @@ func extract(rs ptrace.ResourceSpans, g group) ptrace.Traces {
 	return td
 }
 
-func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time, out ptrace.Traces) error {
+func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time, out ptrace.Traces) {
+	ctx := context.Background()
 	s := e.shardOf(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, buffered := s.traces[id]
-	before := 0
-	if buffered {
-		before = t.bytes + t.memoryOverhead()
-	} else {
+	if !buffered {
 		if k, ok := s.kept.Get(id); ok {
 			n := chunk.SpanCount()
 			e.markKept(chunk, threshold.Threshold(k.Threshold), k.Rule, 0, false)
 			chunk.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
-			e.tel.ProcessorMeshSamplingLateSpans.Add(context.Background(), int64(n), metric.WithAttributeSet(lateKept))
-			return nil
+			e.tel.ProcessorMeshSamplingLateSpans.Add(ctx, int64(n), metric.WithAttributeSet(lateKept))
+			return
 		}
 		if s.dropped.Contains(id) {
-			e.tel.ProcessorMeshSamplingLateSpans.Add(context.Background(), int64(chunk.SpanCount()), metric.WithAttributeSet(lateDropped))
-			return nil
+			e.tel.ProcessorMeshSamplingLateSpans.Add(ctx, int64(chunk.SpanCount()), metric.WithAttributeSet(lateDropped))
+			return
 		}
 		if e.stressed.Load() {
 			e.decideUnbuffered(s, id, chunk, out)
-			return nil
+			return
 		}
+	}
+	b, err := e.marshal.MarshalTraces(chunk)
+	if err != nil { // valid pdata always marshals; should it not, count the loss
+		e.tel.ProcessorMeshSamplingRefusedSpans.Add(ctx, int64(chunk.SpanCount()))
+		e.logger.Error("cannot buffer spans", zap.Error(err))
+		return
+	}
+	before := 0
+	if buffered {
+		before = t.bytes + t.memoryOverhead()
+	} else {
 		t = &trace{id: id, first: now.UnixNano(), upstream: threshold.Always}
 		s.traces[id] = t
 		s.order = append(s.order, id)
-		e.tel.ProcessorMeshSamplingTracesBuffered.Add(context.Background(), 1)
+		e.tel.ProcessorMeshSamplingTracesBuffered.Add(ctx, 1)
 	}
 	for _, rs := range chunk.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
 				e.observe(t, span, source, resMatch)
-				if t.randomness == 0 {
-					t.randomness = threshold.Randomness(id, span.TraceState().AsRaw())
-				}
 			}
 		}
-	}
-	b, err := e.marshal.MarshalTraces(chunk)
-	if err != nil {
-		return err
 	}
 	t.chunks = append(t.chunks, b)
 	t.bytes += len(b)
@@ -339,7 +388,7 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 	t.last = now.UnixNano()
 	delta := int64(t.bytes + t.memoryOverhead() - before)
 	e.buffered.Add(delta)
-	e.tel.ProcessorMeshSamplingBytesBuffered.Add(context.Background(), delta)
+	e.tel.ProcessorMeshSamplingBytesBuffered.Add(ctx, delta)
 	t.complete = t.checkComplete()
 
 	switch {
@@ -350,7 +399,6 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 		e.decide(s, t, reasonByteLimit, now, out)
 		delete(s.traces, id)
 	}
-	return nil
 }
 
 // decideUnbuffered is stress relief: keep or drop a new trace by its trace
@@ -358,25 +406,28 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 func (e *Engine) decideUnbuffered(s *shard, id pcommon.TraceID, chunk ptrace.Traces, out ptrace.Traces) {
 	var r uint64
 	var up threshold.Threshold
+	first := true
 	for _, rs := range chunk.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
 				ts := span.TraceState().AsRaw()
-				r = threshold.Randomness(id, ts)
+				if first { // as for buffered traces: the first span's rv, else the trace id
+					r, first = threshold.Randomness(id, ts), false
+				}
 				if u, ok := threshold.Upstream(ts); ok && u > up {
 					up = u
 				}
 			}
 		}
 	}
-	keep := e.stressTh.Keeps(r)
+	th := max(e.stressTh, up)
+	keep := th.Keeps(r)
 	attrs := metric.WithAttributeSet(decisionAttrs(RuleStressRelief, keep))
 	e.tel.ProcessorMeshSamplingDecisions.Add(context.Background(), 1, attrs)
 	if !keep {
 		s.dropped.Add(id)
 		return
 	}
-	th := max(e.stressTh, up)
 	s.kept.Put(id, decisioncache.Kept{Threshold: uint64(th), Rule: RuleStressRelief})
 	e.markKept(chunk, th, RuleStressRelief, 0, false)
 	chunk.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
@@ -388,8 +439,12 @@ func (e *Engine) decideUnbuffered(s *shard, id pcommon.TraceID, chunk ptrace.Tra
 func (e *Engine) decide(s *shard, t *trace, reason string, now time.Time, out ptrace.Traces) {
 	ctx := context.Background()
 	th, rule := e.rules.evaluate(t, now)
-	keep := th != threshold.Never && th.Keeps(t.randomness)
-	if keep && !e.limiter.allow(rule == RuleErrors || rule == RuleMeshFailures, t.spans, now) {
+	// The recorded threshold may only rise above an upstream one; the trace
+	// is kept when its randomness passes what is recorded.
+	final := max(th, t.upstream)
+	keep := th != threshold.Never && final.Keeps(t.randomness)
+	protected := t.err || t.failure || t.retry
+	if keep && !e.limiter.allow(protected, t.spans, now) {
 		keep, rule = false, "rate_limit"
 	}
 	e.tel.ProcessorMeshSamplingDecisions.Add(ctx, 1, metric.WithAttributeSet(decisionAttrs(rule, keep)))
@@ -405,7 +460,6 @@ func (e *Engine) decide(s *shard, t *trace, reason string, now time.Time, out pt
 		s.dropped.Add(t.id)
 		return
 	}
-	final := max(th, t.upstream)
 	s.kept.Put(t.id, decisioncache.Kept{Threshold: uint64(final), Rule: rule})
 	if e.rules.coverage != nil {
 		e.rules.coverage.record(t.edges, now)
@@ -447,32 +501,43 @@ func (e *Engine) runTick(ctx context.Context) {
 	now := e.clock.Now()
 	nowNs := now.UnixNano()
 	settle, maxWait := int64(e.set.SettleTime), int64(e.set.MaxWait)
-	out := ptrace.NewTraces()
+	out := newOutput(ctx, e)
 	for _, s := range e.shards {
-		s.mu.Lock()
-		for id, t := range s.traces {
-			switch {
-			case t.complete && nowNs-t.last >= settle:
-				e.decide(s, t, reasonComplete, now, out)
-			case nowNs-t.first >= maxWait:
-				e.decide(s, t, reasonMaxWait, now, out)
-			default:
-				continue
+		// Pass kept spans on outside the shard lock, in bounded exports: a
+		// full output ends the round over the shard, and it starts again.
+		for more := true; more; {
+			more = false
+			s.mu.Lock()
+			for id, t := range s.traces {
+				switch {
+				case t.complete && nowNs-t.last >= settle:
+					e.decide(s, t, reasonComplete, now, out.traces)
+				case nowNs-t.first >= maxWait:
+					e.decide(s, t, reasonMaxWait, now, out.traces)
+				default:
+					continue
+				}
+				delete(s.traces, id)
+				if out.full() {
+					more = true
+					break
+				}
 			}
-			delete(s.traces, id)
+			s.compactOrder()
+			s.mu.Unlock()
+			out.flushIfFull()
 		}
-		s.compactOrder()
-		s.mu.Unlock()
 	}
 	// Pressure is measured before it is relieved.
 	e.updateStress(now)
 	// Over the byte budget: decide the oldest traces on what they have.
 	for i := 0; e.buffered.Load() > e.set.MaxBufferedBytes; i++ {
-		if !e.evictOldest(e.shards[i%len(e.shards)], now, out) && i >= len(e.shards) && e.empty() {
+		if !e.evictOldest(e.shards[i%len(e.shards)], now, out.traces) && i >= len(e.shards) && e.empty() {
 			break
 		}
+		out.flushIfFull()
 	}
-	e.emit(ctx, out)
+	out.flush()
 }
 
 func (e *Engine) empty() bool {

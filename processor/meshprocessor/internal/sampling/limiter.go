@@ -6,38 +6,43 @@ import (
 )
 
 // limiter is a token bucket on kept traces and spans per second. Protected
-// decisions (errors, mesh failures) always pass but still spend tokens, so
-// that they crowd out the rest first.
+// traces (errors, mesh failures) always pass but still spend tokens, so that
+// they crowd out the rest first; the balance never falls below minus one
+// bucket, so an error storm does not starve the rest for long.
 type limiter struct {
-	mu                  sync.Mutex
-	tracesRate, spsRate float64
-	traces, spans       float64 // tokens
-	last                time.Time
+	mu                    sync.Mutex
+	tracesRate, spansRate float64
+	tracesCap, spansCap   float64 // bucket sizes
+	traces, spans         float64 // tokens
+	last                  time.Time
 }
 
-func (l *limiter) init(tracesPerSecond, spansPerSecond float64, now time.Time) {
-	l.tracesRate, l.spsRate = tracesPerSecond, spansPerSecond
-	l.traces, l.spans = tracesPerSecond, spansPerSecond
+// init sizes the buckets: one second of tokens, but at least one trace and
+// the spans of the largest trace, so that any trace can pass.
+func (l *limiter) init(tracesPerSecond, spansPerSecond float64, maxSpansPerTrace int, now time.Time) {
+	l.tracesRate, l.spansRate = tracesPerSecond, spansPerSecond
+	l.tracesCap = max(tracesPerSecond, 1)
+	l.spansCap = max(spansPerSecond, float64(maxSpansPerTrace))
+	l.traces, l.spans = l.tracesCap, l.spansCap
 	l.last = now
 }
 
 func (l *limiter) allow(protected bool, spans int, now time.Time) bool {
-	if l.tracesRate <= 0 && l.spsRate <= 0 {
+	if l.tracesRate <= 0 && l.spansRate <= 0 {
 		return true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if dt := now.Sub(l.last).Seconds(); dt > 0 {
-		// Burst: one second's worth.
-		l.traces = min(l.traces+dt*l.tracesRate, l.tracesRate)
-		l.spans = min(l.spans+dt*l.spsRate, l.spsRate)
+		l.traces = min(l.traces+dt*l.tracesRate, l.tracesCap)
+		l.spans = min(l.spans+dt*l.spansRate, l.spansCap)
 		l.last = now
 	}
-	ok := (l.tracesRate <= 0 || l.traces >= 1) && (l.spsRate <= 0 || l.spans >= float64(spans))
-	if ok || protected {
-		l.traces--
-		l.spans -= float64(spans)
-		return true
+	ok := (l.tracesRate <= 0 || l.traces >= 1) && (l.spansRate <= 0 || l.spans >= float64(spans))
+	if !ok && !protected {
+		return false
 	}
-	return false
+	l.traces = max(l.traces-1, -l.tracesCap)
+	l.spans = max(l.spans-float64(spans), -l.spansCap)
+	return true
 }

@@ -3,6 +3,7 @@ package sampling
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -22,10 +23,11 @@ type trace struct {
 	spans       int
 
 	// Structure, for completeness: span ids, their parents, the outbound
-	// client hops that wait for their server span, and the parents of
-	// inbound server spans.
-	spanIDs, parents       []uint64
-	outbound, serverParent []uint64
+	// client hops that wait for their server span, and the parents and ids
+	// of inbound server spans (Envoy's Zipkin tracer can share the client's
+	// span id with the server span).
+	spanIDs, parents                 []uint64
+	outbound, serverParent, serverID []uint64
 
 	err, failure, retry, canary, slow bool
 	minStart, maxEnd                  uint64
@@ -41,7 +43,7 @@ func spanKey(id pcommon.SpanID) uint64 { return binary.BigEndian.Uint64(id[:]) }
 
 // memoryOverhead estimates the bytes a trace holds beyond its chunks.
 func (t *trace) memoryOverhead() int {
-	return 160 + 8*(cap(t.spanIDs)+cap(t.parents)+cap(t.outbound)+cap(t.serverParent)+cap(t.edges)) + 24*cap(t.chunks)
+	return 160 + 8*(cap(t.spanIDs)+cap(t.parents)+cap(t.outbound)+cap(t.serverParent)+cap(t.serverID)+cap(t.edges)) + 24*cap(t.chunks)
 }
 
 // spanFacts is what one span contributes to its trace.
@@ -49,7 +51,7 @@ type spanFacts struct {
 	err, failure, retry, canary bool
 	outbound, inbound           bool
 	status                      int64
-	dest                        string
+	dest, destNamespace         string
 }
 
 // observe reads the attributes the rules need from a normalized span, in
@@ -79,6 +81,8 @@ func (e *Engine) observe(t *trace, span ptrace.Span, source string, resAttrMatch
 			f.outbound, f.inbound = v.Str() == "outbound", v.Str() == "inbound"
 		case "mesh.destination.service":
 			f.dest = v.Str()
+		case "mesh.destination.namespace":
+			f.destNamespace = v.Str()
 		}
 		if e.attrKeys[k] {
 			attrMatch |= e.matchSpanAttribute(k, v)
@@ -105,9 +109,12 @@ func (e *Engine) observe(t *trace, span ptrace.Span, source string, resAttrMatch
 	switch span.Kind() {
 	case ptrace.SpanKindClient:
 		if f.outbound && f.dest != "" {
-			// A hop the proxy failed (no server was reached) has no server span.
+			// No server span comes back from a hop the proxy failed (no
+			// server was reached), nor from an external host (a dotted name
+			// outside the cluster: ServiceEntry, egress).
 			failed := f.failure || (f.err && (f.status == 0 || f.status == 502 || f.status == 503 || f.status == 504))
-			if !failed {
+			external := f.destNamespace == "" && strings.Contains(f.dest, ".")
+			if !failed && !external {
 				t.outbound = append(t.outbound, id)
 			}
 			if source != "" {
@@ -117,9 +124,14 @@ func (e *Engine) observe(t *trace, span ptrace.Span, source string, resAttrMatch
 	case ptrace.SpanKindServer:
 		if f.inbound {
 			t.serverParent = append(t.serverParent, parent)
+			t.serverID = append(t.serverID, id)
 		}
 	}
-	if up, ok := threshold.Upstream(span.TraceState().AsRaw()); ok && up > t.upstream {
+	ts := span.TraceState().AsRaw()
+	if t.spans == 0 && len(t.spanIDs) == 1 {
+		t.randomness = threshold.Randomness(t.id, ts)
+	}
+	if up, ok := threshold.Upstream(ts); ok && up > t.upstream {
 		t.upstream = up
 	}
 }
@@ -158,23 +170,40 @@ func (t *trace) checkComplete() bool {
 	if roots != 1 {
 		return false
 	}
+	matched := setOf(t.serverParent, t.serverID)
 	for _, hop := range t.outbound {
-		if !contains(t.serverParent, hop) {
+		if !matched(hop) {
 			return false
 		}
 	}
 	return true
 }
 
-// spanSet returns a membership test for the trace's span ids: a scan for
-// the usual handful of spans, a map for big traces.
-func (t *trace) spanSet() func(uint64) bool {
-	if len(t.spanIDs) <= 64 {
-		return func(id uint64) bool { return contains(t.spanIDs, id) }
+// spanSet returns a membership test for the trace's span ids.
+func (t *trace) spanSet() func(uint64) bool { return setOf(t.spanIDs) }
+
+// setOf returns a membership test for ids: a scan for the usual handful, a
+// map for big traces.
+func setOf(lists ...[]uint64) func(uint64) bool {
+	n := 0
+	for _, l := range lists {
+		n += len(l)
 	}
-	set := make(map[uint64]struct{}, len(t.spanIDs))
-	for _, x := range t.spanIDs {
-		set[x] = struct{}{}
+	if n <= 32 {
+		return func(id uint64) bool {
+			for _, l := range lists {
+				if contains(l, id) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	set := make(map[uint64]struct{}, n)
+	for _, l := range lists {
+		for _, x := range l {
+			set[x] = struct{}{}
+		}
 	}
 	return func(id uint64) bool { _, ok := set[id]; return ok }
 }
