@@ -156,7 +156,11 @@ func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) 
 		<-tick.C
 		var traces []meshgen.Trace
 		for range batch {
-			traces = append(traces, g.Next())
+			t := g.Next()
+			if t.Error || t.Failure || t.Slow || t.Canary {
+				r.interesting[t.ID] = t.Traces.SpanCount()
+			}
+			traces = append(traces, t)
 		}
 		td := traces[0].Traces
 		for _, t := range traces[1:] {
@@ -167,9 +171,6 @@ func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) 
 		for _, t := range traces {
 			sentAt[t.ID] = now
 			r.sentTrace++
-			if t.Error || t.Failure || t.Slow || t.Canary {
-				r.interesting[t.ID] = 0
-			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := sender.Send(ctx, td)

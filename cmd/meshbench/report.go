@@ -20,8 +20,8 @@ func (r *result) percentile(p float64) time.Duration {
 // keptWhole counts the interesting traces that arrived with all their spans.
 func (r *result) keptWhole() int {
 	n := 0
-	for id := range r.interesting {
-		if r.kept[id] > 0 {
+	for id, spans := range r.interesting {
+		if r.kept[id] >= spans {
 			n++
 		}
 	}
@@ -41,7 +41,7 @@ func report(w io.Writer, rs []*result, rate float64, d time.Duration) {
 			r.percentile(0.5).Round(time.Millisecond), r.percentile(0.99).Round(time.Millisecond),
 			r.keptWhole(), len(r.interesting))
 	}
-	fmt.Fprintln(w, "\n(*) error, proxy-failure, slow and canary traces that reached the sink / sent")
+	fmt.Fprintln(w, "\n(*) error, proxy-failure, slow and canary traces that reached the sink whole / sent")
 	mesh := byName["mesh"]
 	if mesh == nil {
 		return
@@ -49,12 +49,12 @@ func report(w io.Writer, rs []*result, rate float64, d time.Duration) {
 	if c := byName["contrib"]; c != nil {
 		fmt.Fprintf(w, "mesh / contrib:      CPU per span %.2f×, peak RSS %.2f×\n", mesh.cpuPerSpan()/c.cpuPerSpan(), float64(mesh.peakRSS)/float64(c.peakRSS))
 		missing := 0
-		for id := range c.interesting {
-			if c.kept[id] > 0 && mesh.kept[id] == 0 {
+		for id, spans := range c.interesting {
+			if c.kept[id] >= spans && mesh.kept[id] < spans {
 				missing++
 			}
 		}
-		fmt.Fprintf(w, "interesting traces contrib kept that mesh did not: %d\n", missing)
+		fmt.Fprintf(w, "interesting traces contrib kept whole that mesh did not: %d\n", missing)
 	}
 	if p := byName["passthrough"]; p != nil {
 		fmt.Fprintf(w, "mesh / pass-through: CPU per span %.2f×, peak RSS %.2f×\n", mesh.cpuPerSpan()/p.cpuPerSpan(), float64(mesh.peakRSS)/float64(p.peakRSS))

@@ -198,7 +198,7 @@ func Run(ctx context.Context, g *Generator, s Sender, rate float64, count, batch
 		cancel()
 		if err != nil {
 			st.SendErrors++
-			if st.SendErrors > 100 && st.SendErrors*2 > st.Traces {
+			if exports := st.Traces / batch; st.SendErrors > 100 && st.SendErrors*2 > exports {
 				return st, fmt.Errorf("most exports fail, last: %w", err)
 			}
 		}

@@ -84,8 +84,8 @@ func (cfg *Config) Validate() error {
 	errs = append(errs, nonEmpty("canary.subsets", cfg.Canary.Subsets)...)
 	errs = append(errs, nonEmpty("canary.host_suffixes", cfg.Canary.HostSuffixes)...)
 	for k := range cfg.Canary.Headers {
-		if k == "" {
-			errs = append(errs, errors.New("canary.headers: attribute names must not be empty"))
+		if k == "" || k != strings.ToLower(k) {
+			errs = append(errs, fmt.Errorf("canary.headers: %q must be a non-empty lower-case header tag name", k))
 		}
 	}
 	for k := range cfg.Canary.ResourceLabels {

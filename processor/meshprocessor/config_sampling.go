@@ -202,6 +202,9 @@ func (s *SamplingConfig) validate() []error {
 			errs = append(errs, errors.New("sampling.stress_relief: need 0 < deactivation_level < activation_level <= 1"))
 		}
 		prob("stress_relief.probability", sr.Probability)
+		if sr.MinActive < 0 {
+			errs = append(errs, errors.New("sampling.stress_relief.min_active: must not be negative"))
+		}
 	}
 	if s.RateLimit.TracesPerSecond < 0 || s.RateLimit.SpansPerSecond < 0 {
 		errs = append(errs, errors.New("sampling.rate_limit: rates must not be negative"))
@@ -252,6 +255,9 @@ func (s *SamplingConfig) validate() []error {
 		}
 		if a.Min != nil || a.Max != nil {
 			kinds++
+			if a.Min != nil && a.Max != nil && *a.Min > *a.Max {
+				errs = append(errs, fmt.Errorf("%s: min must not be above max", key))
+			}
 		}
 		if a.Bool != nil {
 			kinds++

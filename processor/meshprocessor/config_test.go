@@ -99,7 +99,14 @@ func TestValidate(t *testing.T) {
 		{"short sha", func(c *Config) { c.IstioProxySHAs = map[string]string{"abc": "1.2.3"} }, `istio_proxy_shas: key "abc"`},
 		{"empty subset", func(c *Config) { c.Canary.Subsets = []string{"v2", ""} }, "canary.subsets[1]: must not be empty"},
 		{"empty host suffix", func(c *Config) { c.Canary.HostSuffixes = []string{""} }, "canary.host_suffixes[0]: must not be empty"},
-		{"empty header", func(c *Config) { c.Canary.Headers = map[string][]string{"": nil} }, "canary.headers: attribute names must not be empty"},
+		{"empty header", func(c *Config) { c.Canary.Headers = map[string][]string{"": nil} }, `canary.headers: "" must be a non-empty lower-case header tag name`},
+		{"upper-case header", func(c *Config) { c.Canary.Headers = map[string][]string{"X-Canary": nil} }, `canary.headers: "X-Canary" must be`},
+		{"min above max", func(c *Config) {
+			c.Sampling.Enabled = true
+			lo, hi := 10.0, 1.0
+			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Min: &lo, Max: &hi}}
+		}, "sampling.rules.attributes[0]: min must not be above max"},
+		{"negative min_active", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.StressRelief.MinActive = -time.Second }, "sampling.stress_relief.min_active: must not be negative"},
 		{"empty label", func(c *Config) { c.Canary.ResourceLabels = map[string][]string{"": {"x"}} }, "canary.resource_labels: label names must not be empty"},
 		{"empty redacted header", func(c *Config) { c.RedactedHeaders = []string{""} }, "redacted_headers[0]"},
 		{"sampling probability", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.Rules.Baseline.Probability = 1.5 }, "sampling.rules.baseline.probability: 1.5 must be between 0 and 1"},

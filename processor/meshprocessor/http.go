@@ -10,8 +10,8 @@ import (
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/semconv"
 )
 
-// maxURLLen bounds the URLs the processor parses and copies; longer values
-// are counted as malformed and left as they are.
+// maxURLLen bounds the URLs the processor copies into url.* keys; longer
+// values are counted as malformed (their credentials are still redacted).
 const maxURLLen = 16 << 10
 
 // httpFacts gathers what a proxy span says about its HTTP exchange, so that
@@ -68,17 +68,17 @@ func (h *httpFacts) putStatusCode(b *batch, attrs pcommon.Map, s string) {
 // putURL writes url.* and server.* from a full URL or an origin-form target,
 // and redacts credentials in the URL tag it came from.
 func (h *httpFacts) putURL(b *batch, attrs pcommon.Map, key, raw string) {
-	if len(raw) > maxURLLen {
+	u, ok := semconv.ParseURL(raw)
+	if ok && u.Redacted != raw {
+		attrs.PutStr(key, u.Redacted)
+	}
+	if len(raw) > maxURLLen { // credentials gone; too long to copy into url.* keys
 		b.malformed("url")
 		return
 	}
-	u, ok := semconv.ParseURL(raw)
 	if !ok {
 		b.malformed("url")
 		return
-	}
-	if u.Redacted != raw {
-		attrs.PutStr(key, u.Redacted)
 	}
 	if u.Scheme != "" {
 		attrs.PutStr(semconv.URLFull, u.Redacted)

@@ -2,6 +2,7 @@ package meshprocessor
 
 import (
 	"context"
+	"encoding/binary"
 	"runtime"
 	"testing"
 	"time"
@@ -106,16 +107,19 @@ func BenchmarkSampling(b *testing.B) {
 	require.NoError(b, sp.Start(b.Context(), componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, sp.Shutdown(context.Background())) })
 	spans := input.SpanCount()
+	var round uint32
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
 		td := ptrace.NewTraces()
 		input.CopyTo(td)
-		// Fresh trace ids each round, as live traffic has.
+		// Fresh trace ids each round, as live traffic has (the round number
+		// in the first bytes, the random part untouched).
+		round++
 		for _, rs := range td.ResourceSpans().All() {
 			for _, s := range rs.ScopeSpans().At(0).Spans().All() {
 				id := s.TraceID()
-				id[0]++
+				binary.BigEndian.PutUint32(id[:4], round)
 				s.SetTraceID(id)
 			}
 		}

@@ -255,31 +255,37 @@ func TestRetryEndingIn200IsAMeshFailure(t *testing.T) {
 func TestProbabilityAndUpstreamThreshold(t *testing.T) {
 	ts := newTestSampler(t, func(s *SamplingConfig) { s.Rules.Baseline.Probability = 0.5; s.Rules.EdgeCoverage.MinTraces = 0 })
 	g := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 9})
-	kept, sent := 0, 0
-	for range 200 {
+	kept, upstreamKept := 0, 0
+	for range 300 {
 		tr := g.Next()
 		r := threshold.Randomness(tr.ID, "")
-		// An upstream head sampler recorded 75% (th:4) on some traces.
-		upstream := r%2 == 0
+		// An upstream sampler kept some traces at 25% (th:c): only those it
+		// could keep, so their randomness passes 0xc0000000000000.
+		upstream := r >= 0xc0000000000000 && (r>>8)%2 == 0
 		if upstream {
-			setTraceState(tr.Traces, "ot=th:4")
+			setTraceState(tr.Traces, "ot=th:c")
 		}
+		n := tr.Traces.SpanCount()
 		ts.send(tr.Traces)
 		ts.after(1100 * time.Millisecond)
 		spans := ts.keptSpans()
-		got := len(spans) - kept
 		want := 0
-		if r >= 0x80000000000000 {
-			want = tr.Traces.SpanCount()
+		if r >= 0x80000000000000 { // our 50%: th:8
+			want = n
 		}
-		require.Equal(t, want, got, "consistent: kept iff randomness >= threshold")
+		require.Equal(t, want, len(spans)-kept, "consistent: kept iff randomness >= threshold")
 		for _, s := range spans[kept:] {
-			assert.Equal(t, "ot=th:8", s.TraceState().AsRaw(), "max(upstream th:4, ours th:8)")
+			if upstream {
+				upstreamKept++
+				assert.Equal(t, "ot=th:c", s.TraceState().AsRaw(), "the upstream threshold is higher: it stays")
+			} else {
+				assert.Equal(t, "ot=th:8", s.TraceState().AsRaw())
+			}
 		}
 		kept = len(spans)
-		sent++
 	}
 	assert.Positive(t, kept)
+	assert.Positive(t, upstreamKept)
 }
 
 func setTraceState(td ptrace.Traces, ts string) {

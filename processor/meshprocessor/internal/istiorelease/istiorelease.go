@@ -6,6 +6,7 @@ package istiorelease // import "github.com/otelcol-mesh/otelcol-mesh/processor/m
 import (
 	_ "embed"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,7 +74,7 @@ func (t *Table) Lookup(sha string) []string {
 	for _, e := range t.byPrefix[strings.ToLower(sha[:minPrefix])] {
 		// Either may be the prefix of the other: configs hold prefixes, Envoy
 		// reports the full SHA, and a user may paste a short one.
-		if strings.HasPrefix(sha, e.sha) || strings.HasPrefix(e.sha, sha) {
+		if (strings.HasPrefix(sha, e.sha) || strings.HasPrefix(e.sha, sha)) && !slices.Contains(out, e.release) {
 			out = append(out, e.release)
 		}
 	}

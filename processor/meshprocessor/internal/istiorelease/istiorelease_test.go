@@ -8,13 +8,14 @@ import (
 )
 
 func TestLookup(t *testing.T) {
-	tbl, err := New(map[string]string{"0123456789ab": "1.31.0"})
+	tbl, err := New(map[string]string{"0123456789ab": "1.31.0", "4382ac5fc1d3": "1.25.0"})
 	require.NoError(t, err)
 	tests := []struct {
 		sha  string
 		want []string
 	}{
-		{"4382ac5fc1d3", []string{"1.25.0"}},
+		{"4382ac5fc1d3", []string{"1.25.0"}}, // also configured as a prefix: still one release
+		{"4382ac5fc1d362094bbba33283dbe60a3e1cef88", []string{"1.25.0"}},
 		{"580bf9cc561a", []string{"1.20.0"}},
 		{"81864a1cd509", []string{"1.30.3"}},
 		{"7319e99e3b3a", []string{"1.30.0"}},
@@ -23,9 +24,9 @@ func TestLookup(t *testing.T) {
 		{"ffffffffffff", nil},
 		{"4382ac", nil}, // too short to be trusted
 	}
-	tests[5].want = tbl.Lookup(tests[5].sha)
-	require.Len(t, tests[5].want, 2, "the shipped table lists this SHA for two releases")
-	assert.True(t, Less(tests[5].want[0], tests[5].want[1]))
+	tests[6].want = tbl.Lookup(tests[6].sha)
+	require.Len(t, tests[6].want, 2, "the shipped table lists this SHA for two releases")
+	assert.True(t, Less(tests[6].want[0], tests[6].want[1]))
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tbl.Lookup(tt.sha), tt.sha)
 	}

@@ -46,6 +46,3 @@ func Failure(flags string) (flag string, ok bool) {
 	}
 	return "", false
 }
-
-// IsFailure reports whether a single flag is a failure flag.
-func IsFailure(flag string) bool { return failures[flag] }

@@ -6,16 +6,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
-// matchSpanAttribute returns the bits of the span-scoped attribute rules on
-// key that v matches.
-func (e *Engine) matchSpanAttribute(key string, v pcommon.Value) uint64 {
-	return e.matchAttribute(key, v, false)
-}
-
-func (e *Engine) matchResourceAttribute(key string, v pcommon.Value) uint64 {
-	return e.matchAttribute(key, v, true)
-}
-
+// matchAttribute returns the bits of the attribute rules (span or resource
+// scoped) on key that v matches.
 func (e *Engine) matchAttribute(key string, v pcommon.Value, resource bool) uint64 {
 	var bits uint64
 	for i, r := range e.set.Rules.Attributes {

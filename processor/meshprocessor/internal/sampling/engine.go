@@ -273,7 +273,7 @@ func (e *Engine) ingestResource(rs ptrace.ResourceSpans, now time.Time, out ptra
 	var resMatch uint64
 	for k := range e.resKeys {
 		if v, ok := res.Get(k); ok {
-			resMatch |= e.matchResourceAttribute(k, v)
+			resMatch |= e.matchAttribute(k, v, true)
 		}
 	}
 	// Group spans by trace: a resource usually holds one or a few traces,

@@ -85,7 +85,7 @@ func (e *Engine) observe(t *trace, span ptrace.Span, source string, resAttrMatch
 			f.destNamespace = v.Str()
 		}
 		if e.attrKeys[k] {
-			attrMatch |= e.matchSpanAttribute(k, v)
+			attrMatch |= e.matchAttribute(k, v, false)
 		}
 	}
 	t.attrMatch |= attrMatch

@@ -17,12 +17,12 @@ import (
 const (
 	// Bits of randomness and of thresholds.
 	Bits = 56
-	// MaxAdjustedCount is 2^56: the threshold space.
+	// max56 is 2^56: the size of the threshold space.
 	max56 = uint64(1) << Bits
 	// Always is the threshold that keeps everything (probability 1).
 	Always Threshold = 0
 	// defaultPrecision is how many hex digits a threshold computed from a
-	// probability keeps, as the contrib probabilistic sampler does.
+	// probability keeps (the contrib probabilistic sampler's default).
 	defaultPrecision = 4
 )
 
@@ -33,8 +33,9 @@ type Threshold uint64
 // Never is the threshold above every randomness value: nothing is kept.
 const Never Threshold = Threshold(max56)
 
-// FromProbability returns the threshold for probability p in (0, 1], rounded
-// to 4 significant hex digits (so that `th` stays short). p ≤ 0 gives Never.
+// FromProbability returns the threshold for probability p in (0, 1], with
+// 4 significant hex digits of precision in p (so that `th` stays short).
+// p ≤ 0 gives Never.
 func FromProbability(p float64) Threshold {
 	switch {
 	case p >= 1:
@@ -46,8 +47,16 @@ func FromProbability(p float64) Threshold {
 	if t >= max56 {
 		return Never
 	}
-	// Round to the precision: keep the top defaultPrecision hex digits.
-	shift := uint((14 - defaultPrecision) * 4)
+	// Keep 4 significant hex digits of the probability: one more digit of
+	// the threshold for every leading "f" (p < 1/16, 1/256, …).
+	digits := defaultPrecision
+	for shift := 52; shift >= 0 && digits < 14 && (t>>uint(shift))&0xf == 0xf; shift -= 4 {
+		digits++
+	}
+	shift := uint((14 - digits) * 4)
+	if shift == 0 {
+		return Threshold(t)
+	}
 	rounded := (t + (1 << (shift - 1))) >> shift << shift
 	if rounded >= max56 {
 		rounded = t >> shift << shift

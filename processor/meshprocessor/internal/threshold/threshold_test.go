@@ -22,7 +22,7 @@ func TestFromProbabilityOTEPExamples(t *testing.T) {
 		{1.0 / 3, "aaab"},
 		{2.0 / 3, "5555"},
 		{0.1, "e666"},
-		{0.01, "fd71"},
+		{0.01, "fd70a"},
 	}
 	for _, tt := range tests {
 		th := FromProbability(tt.p)
@@ -33,6 +33,9 @@ func TestFromProbabilityOTEPExamples(t *testing.T) {
 		assert.InDelta(t, tt.p, th.Probability(), 0.0001, "p=%v", tt.p)
 	}
 	assert.Equal(t, Never, FromProbability(0))
+	for _, p := range []float64{1e-3, 1e-5, 1e-6, 1e-9} {
+		assert.InEpsilon(t, p, FromProbability(p).Probability(), 1e-3, "small probabilities keep their precision: p=%v", p)
+	}
 	assert.Equal(t, 4.0, FromProbability(0.25).AdjustedCount())
 	assert.Equal(t, 1.0, Always.AdjustedCount())
 }
