@@ -191,7 +191,7 @@ func collectorConfig(p meshbench.Pipeline, otlp, health, sink string) string {
 		fmt.Fprintf(&b, "  %s:\n%s", proc.ID, indent(proc.Config, "    "))
 		ids = append(ids, proc.ID)
 	}
-	b.WriteString("  batch:\n    send_batch_size: 8192\n    timeout: 200ms\n")
+	b.WriteString("  batch:\n    send_batch_size: 8192\n    send_batch_max_size: 8192\n    timeout: 200ms\n")
 	ids = append(ids, "batch")
 	fmt.Fprintf(&b, "exporters:\n  otlp_grpc:\n    endpoint: %s\n    tls:\n      insecure: true\n", sink)
 	fmt.Fprintf(&b, "extensions:\n  health_check:\n    endpoint: %s\n", health)
