@@ -141,7 +141,9 @@ func (r *ocReceiver) Export(stream agenttracepb.TraceService_ExportServer) error
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			if status.Code(err) == codes.Internal { // the message did not decode
+			// The message did not decode (Internal) or was over the size
+			// limit (ResourceExhausted): a bad message, counted.
+			if c := status.Code(err); c == codes.Internal || c == codes.ResourceExhausted {
 				r.telemetry.ReceiverOpencensusMalformedMessages.Add(ctx, 1, r.undecodableAttrs)
 				r.logMalformed(ctx, err)
 			}

@@ -310,7 +310,7 @@ func TestExportUndecodableMessage(t *testing.T) {
 
 func TestExportMessageLargerThanMaxRecvMsgSize(t *testing.T) {
 	sink := new(consumertest.TracesSink)
-	r, _ := startReceiver(t, sink, func(c *Config) { c.MaxRecvMsgSizeMiB = 1 })
+	r, tel := startReceiver(t, sink, func(c *Config) { c.MaxRecvMsgSizeMiB = 1 })
 	stream := openExport(t, dial(t, r))
 	big := ocSpan("/big", 1)
 	big.Attributes.AttributeMap["blob"] = &tracepb.AttributeValue{Value: &tracepb.AttributeValue_StringValue{
@@ -320,6 +320,9 @@ func TestExportMessageLargerThanMaxRecvMsgSize(t *testing.T) {
 	err := streamEnd(t, stream, false)
 	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
 	assert.Empty(t, sink.AllTraces())
+	assert.Eventually(t, func() bool {
+		return counter(t, tel, malformedMetric, attribute.String("receiver", "opencensus"), attribute.String("reason", "undecodable")) == 1
+	}, testTimeout, 10*time.Millisecond, "a message over the size limit is counted")
 }
 
 func TestConfigStreamStaysOpenAndPushesNothing(t *testing.T) {
