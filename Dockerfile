@@ -23,7 +23,7 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certifica
 COPY --from=build --chmod=755 /src/_build/otelcol-mesh /otelcol-mesh
 COPY configs/sidecar.yaml configs/gateway.yaml /etc/otelcol-mesh/
 USER ${USER_UID}:${USER_UID}
-# OTLP/gRPC, OTLP/HTTP, Zipkin, health_check, internal metrics (Prometheus)
+# OTLP/gRPC, OTLP/HTTP, Zipkin, OpenCensus (Linkerd ≤2.17), health_check, internal metrics
 EXPOSE 4317 4318 9411 55678 13133 8888
 ENTRYPOINT ["/otelcol-mesh"]
 CMD ["--config", "/etc/otelcol-mesh/gateway.yaml"]
