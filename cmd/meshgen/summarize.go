@@ -42,7 +42,7 @@ func summarize(w io.Writer, path string) error {
 		for _, rs := range td.ResourceSpans().All() {
 			res := rs.Resource().Attributes()
 			group := fmt.Sprintf("%-8s %-15s proxy %-11s mesh %s", get(res, "mesh.name", "app"), get(res, "mesh.proxy", "-"),
-				get(res, "mesh.proxy.version", "-"), get(res, "mesh.version", ">="+get(res, "mesh.version.min", "?")))
+				get(res, "mesh.proxy.version", "-"), meshVersion(res))
 			for _, ss := range rs.ScopeSpans().All() {
 				for _, s := range ss.Spans().All() {
 					spans++
@@ -110,4 +110,15 @@ func indent(m pcommon.Map) string {
 		fmt.Fprintf(&b, "    %s = %s\n", k, v.AsString())
 	}
 	return b.String()
+}
+
+// meshVersion is the exact mesh version, ">=" the lower bound, or "-".
+func meshVersion(res pcommon.Map) string {
+	if v := get(res, "mesh.version", ""); v != "" {
+		return v
+	}
+	if v := get(res, "mesh.version.min", ""); v != "" {
+		return ">=" + v
+	}
+	return "-"
 }
