@@ -13,7 +13,7 @@ CONFIG   ?= configs/local.yaml
 # Everything the distribution is compiled from: a change in any of these
 # rebuilds the binary, and nothing else does.
 SOURCES := builder-config.yaml go.mod go.sum \
-	$(shell find processor receiver -type f \( -name '*.go' -o -name '*.tsv' \) ! -name '*_test.go' 2>/dev/null)
+	$(shell find processor receiver internal -type f \( -name '*.go' -o -name '*.tsv' \) ! -name '*_test.go' 2>/dev/null)
 
 .PHONY: all build run demo bench bench-pipelines bench-receiver fuzz test unit-test e2e-test deploy-test lint generate tools helm clean
 

@@ -209,8 +209,7 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	if t.grpcStatus != "" {
 		if code, name, ok := semconv.GRPCCode(t.grpcStatus); ok {
 			attrs.PutStr(semconv.RPCResponseStatusCode, name)
-			h.grpcCode = code
-			h.hasGRPC = true
+			h.grpcCode, h.grpcName, h.hasGRPC = code, name, true
 		} else {
 			b.malformed(tagGRPCStatusCode)
 		}

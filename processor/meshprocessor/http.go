@@ -24,6 +24,7 @@ type httpFacts struct {
 	noResponse        bool // Envoy's status "0": the upstream never answered
 	flags             string
 	grpcCode          int
+	grpcName          string
 	hasGRPC           bool
 	errorTag          bool
 	// Keys the span already had (read in the attribute pass).
@@ -121,7 +122,7 @@ func (h *httpFacts) setStatus(span ptrace.Span, attrs pcommon.Map) {
 	if h.hasGRPC && h.grpcCode != 0 && (h.client || semconv.GRPCServerError(h.grpcCode)) {
 		isErr = true
 		if errType == "" {
-			_, errType, _ = semconv.GRPCCode(strconv.Itoa(h.grpcCode))
+			errType = h.grpcName
 		}
 	}
 	if h.noResponse || h.errorTag {

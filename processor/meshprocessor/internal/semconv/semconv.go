@@ -6,6 +6,8 @@ package semconv // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshpr
 import (
 	"strconv"
 	"strings"
+
+	"github.com/otelcol-mesh/otelcol-mesh/internal/grpccode"
 )
 
 // Attribute keys of the stable HTTP, URL, network and error conventions.
@@ -182,21 +184,16 @@ func RouteFromOperation(name string) (route string, ok bool) {
 	return route, true
 }
 
-// grpcCodes are the gRPC status code names, indexed by code.
-var grpcCodes = [...]string{
-	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-	"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-	"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-	"UNAUTHENTICATED",
-}
-
 // GRPCCode parses a numeric gRPC status code ("14") into its name (UNAVAILABLE).
 func GRPCCode(s string) (code int, name string, ok bool) {
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n >= len(grpcCodes) {
+	if err != nil {
 		return 0, "", false
 	}
-	return n, grpcCodes[n], true
+	if name, ok = grpccode.Name(n); !ok {
+		return 0, "", false
+	}
+	return n, name, true
 }
 
 // GRPCServerError reports whether a gRPC code is an error on a SERVER span; on

@@ -8,6 +8,8 @@ import (
 	tracepb "github.com/census-instrumentation/opencensus-proto/gen-go/trace/v1"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-mesh/otelcol-mesh/internal/grpccode"
 )
 
 // Span attribute keys and event names written from OpenCensus fields that
@@ -123,20 +125,12 @@ func setStatus(src *tracepb.Status, dst ptrace.Span) {
 	dst.Attributes().PutInt(KeyStatusCode, int64(src.GetCode()))
 }
 
-// statusNames are the gRPC canonical code names OpenCensus uses.
-var statusNames = [...]string{
-	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-	"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-	"INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-}
-
 // statusName names a gRPC canonical code (NOT_FOUND), or CODE_<n>.
 func statusName(code int32) string {
-	if code < 0 || int(code) >= len(statusNames) {
-		return fmt.Sprintf("CODE_%d", code)
+	if name, ok := grpccode.Name(int(code)); ok {
+		return name
 	}
-	return statusNames[code]
+	return fmt.Sprintf("CODE_%d", code)
 }
 
 // traceState renders the entries as a W3C tracestate header value.
