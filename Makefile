@@ -1,21 +1,23 @@
 # otelcol-mesh: build, run and test the distribution. Only Go is needed; the
 # pinned build tools (ocb, mdatagen) are built from tools/go.mod into .tools/,
-# helm (for the deploy checks) from tools/helm/go.mod.
+# helm (for the deploy checks) from tools/helm/go.mod, Jaeger v2 (for the
+# Kiali/Jaeger e2e test) from tools/jaeger/go.mod.
 
 GO       ?= go
 TOOLS    := .tools
 OCB      := $(TOOLS)/builder
 MDATAGEN := $(TOOLS)/mdatagen
 HELM     := $(TOOLS)/helm
+JAEGER   := $(TOOLS)/jaeger
 BINARY   := _build/otelcol-mesh
 CONFIG   ?= configs/local.yaml
 
 # Everything the distribution is compiled from: a change in any of these
 # rebuilds the binary, and nothing else does.
 SOURCES := builder-config.yaml go.mod go.sum \
-	$(shell find processor receiver internal -type f \( -name '*.go' -o -name '*.tsv' \) ! -name '*_test.go' 2>/dev/null)
+	$(shell find processor receiver extension internal -type f \( -name '*.go' -o -name '*.tsv' \) ! -name '*_test.go' 2>/dev/null)
 
-.PHONY: all build run demo bench bench-pipelines bench-receiver fuzz test unit-test e2e-test deploy-test lint generate tools helm clean
+.PHONY: all build run demo demo-jaeger soak overload bench bench-pipelines bench-receiver fuzz test unit-test e2e-test deploy-test lint generate tools helm jaeger clean
 
 all: build
 
@@ -28,6 +30,13 @@ helm: $(HELM)
 
 $(HELM): tools/helm/go.mod tools/helm/go.sum
 	cd tools/helm && $(GO) build -o ../../$(HELM) helm.sh/helm/v3/cmd/helm
+
+# Jaeger v2 for test/e2e/jaeger_test.go: about 9 minutes cold on 2 cores,
+# rebuilt only when tools/jaeger/go.mod or go.sum changes.
+jaeger: $(JAEGER)
+
+$(JAEGER): tools/jaeger/go.mod tools/jaeger/go.sum
+	cd tools/jaeger && $(GO) build -trimpath -o ../../$(JAEGER) github.com/jaegertracing/jaeger/cmd/jaeger
 
 build: $(BINARY)
 
@@ -48,16 +57,31 @@ $(MESHGEN): go.mod go.sum $(shell find internal cmd -name '*.go' ! -name '*_test
 demo: $(BINARY) $(MESHGEN)
 	scripts/demo.sh
 
+# The same through otelcol-mesh into a local Jaeger v2 (loopback, query API on
+# 127.0.0.1:16686), then what Kiali would list from it. Needs curl and jq.
+demo-jaeger: $(BINARY) $(MESHGEN) $(JAEGER)
+	scripts/demo-jaeger.sh
+
+# The gateway config under moderate load for SOAK_DURATION (default 10m):
+# prints its RSS curve and whether it plateaus. Not part of make test.
+soak: $(BINARY) $(MESHGEN)
+	scripts/soak.sh
+
+# The gateway config with a 512 MiB budget under 5x its normal load for 60 s:
+# RSS, refusals, error traces kept, recovery. Not part of make test.
+overload: $(BINARY) $(MESHGEN)
+	scripts/overload.sh
+
 # Unit tests and end-to-end tests against the built binary, after the deploy
-# checks.
-test: $(BINARY) deploy-test
-	$(GO) test -count=1 -timeout 20m ./...
+# checks. The Kiali/Jaeger e2e tests run the pinned Jaeger v2 (built once).
+test: $(BINARY) $(JAEGER) deploy-test
+	JAEGER_BINARY=$(CURDIR)/$(JAEGER) $(GO) test -count=1 -timeout 20m ./...
 
 unit-test:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 
-e2e-test: $(BINARY)
-	$(GO) test -count=1 -timeout 20m ./test/e2e/...
+e2e-test: $(BINARY) $(JAEGER)
+	JAEGER_BINARY=$(CURDIR)/$(JAEGER) $(GO) test -count=1 -timeout 20m ./test/e2e/...
 
 # The mesh processor and the contrib transform processor (OTTL doing the same
 # mapping) on the same Istio spans, in one run.
@@ -84,11 +108,13 @@ deploy-test: $(BINARY) $(HELM)
 bench-receiver:
 	$(GO) test -run='^$$' -bench=. -benchtime=3s ./receiver/opencensusreceiver
 
-# Fuzz the OpenCensus converter (FUZZTIME=2m by default); new crashers land in
-# receiver/opencensusreceiver/internal/translator/testdata/fuzz.
+# Fuzz the OpenCensus converter and the sampling engine's stream invariants
+# (FUZZTIME=2m each by default); new crashers land in each package's
+# testdata/fuzz and then run with every make test.
 FUZZTIME ?= 2m
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzTraces -fuzztime=$(FUZZTIME) ./receiver/opencensusreceiver/internal/translator
+	$(GO) test -run='^$$' -fuzz=FuzzEngine -fuzztime=$(FUZZTIME) ./processor/meshprocessor/internal/sampling
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -97,7 +123,7 @@ lint:
 
 # Regenerate mdatagen code for every component with a metadata.yaml.
 generate: $(MDATAGEN)
-	@for m in $$(find processor receiver -name metadata.yaml 2>/dev/null); do \
+	@for m in $$(find processor receiver extension -name metadata.yaml 2>/dev/null); do \
 		echo "mdatagen $$m"; (cd $$(dirname $$m) && $(CURDIR)/$(MDATAGEN) metadata.yaml) || exit 1; \
 	done
 

@@ -33,8 +33,12 @@ func newTransformProcessor(b *testing.B, next consumer.Traces) processor.Traces 
 	return p
 }
 
+// newMeshProcessorForBench renames service and span names (naming: semconv)
+// as the OTTL of meshbench.TransformConfig does.
 func newMeshProcessorForBench(b *testing.B, next consumer.Traces) processor.Traces {
-	p, err := NewFactory().CreateTraces(b.Context(), processortest.NewNopSettings(metadata.Type), createDefaultConfig(), next)
+	cfg := createDefaultConfig().(*Config)
+	cfg.Naming = namingSemconv
+	p, err := NewFactory().CreateTraces(b.Context(), processortest.NewNopSettings(metadata.Type), cfg, next)
 	require.NoError(b, err)
 	require.NoError(b, p.Start(b.Context(), componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, p.Shutdown(b.Context())) })

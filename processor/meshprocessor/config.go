@@ -14,10 +14,35 @@ type Config struct {
 	// conventions. Off by default: Kiali reads those tags from stored traces.
 	RemoveOriginalAttributes bool `mapstructure:"remove_original_attributes"`
 
+	// Naming chooses the names Envoy and Istio proxy resources and spans get.
+	//   - "kiali" (default): the proxy's service.name ("reviews.bookinfo") and
+	//     span name ("reviews.bookinfo.svc.cluster.local:9080/*") stay, as Kiali
+	//     looks traces up by them; the workload identity goes into
+	//     service.namespace, service.version, k8s.* and mesh.*, and the route
+	//     into http.route.
+	//   - "semconv": service.name becomes the canonical service ("reviews"; the
+	//     old one is kept in mesh.service.name.original) and span names become
+	//     "{method} {route}" or "{method}" (the old one is kept in
+	//     mesh.span.original_name). Kiali then finds traces only with
+	//     external_services.tracing.namespace_selector: false.
+	// Either way, placeholder service names that Kiali never reads
+	// (unknown_service:envoy, linkerd-proxy) are replaced and Linkerd's
+	// raw-path span names become "{method}".
+	Naming string `mapstructure:"naming"`
+
 	// RedactedHeaders lists captured header names (lower case) whose span
 	// attribute values are replaced by "REDACTED". Matches Envoy custom tags named
 	// after the header and http.request.header.<name> / http.response.header.<name>.
 	RedactedHeaders []string `mapstructure:"redacted_headers"`
+
+	// RedactApplicationSpans applies the redaction of proxy spans to
+	// application (SDK) spans too: redacted_headers, and in url.full,
+	// http.url, http.target, http.path, url.query and url.fragment the
+	// userinfo (user:password@ becomes REDACTED:REDACTED) and the values of
+	// secret query parameters (token, sig, X-Amz-Signature, AWSAccessKeyId …
+	// see the README). On by default; false leaves application spans as
+	// their SDK sent them.
+	RedactApplicationSpans bool `mapstructure:"redact_application_spans"`
 
 	// IstioProxySHAs extends the built-in table that maps an istio/proxy build
 	// SHA (a hex prefix of at least 7 digits, as found in telemetry.sdk.version)
@@ -60,6 +85,12 @@ type CanaryConfig struct {
 	_ struct{}
 }
 
+// Naming values.
+const (
+	namingKiali   = "kiali"
+	namingSemconv = "semconv"
+)
+
 var (
 	shaPattern     = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
 	releasePattern = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
@@ -68,6 +99,9 @@ var (
 // Validate checks the configuration; every error names the YAML key at fault.
 func (cfg *Config) Validate() error {
 	var errs []error
+	if cfg.Naming != namingKiali && cfg.Naming != namingSemconv {
+		errs = append(errs, fmt.Errorf("naming: %q must be %q (keep the proxy's service and span names, as Kiali reads them) or %q", cfg.Naming, namingKiali, namingSemconv))
+	}
 	for i, h := range cfg.RedactedHeaders {
 		if h == "" || h != strings.ToLower(h) {
 			errs = append(errs, fmt.Errorf("redacted_headers[%d]: %q must be a non-empty lower-case header name", i, h))

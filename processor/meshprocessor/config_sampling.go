@@ -3,6 +3,7 @@ package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"time"
 )
@@ -168,47 +169,66 @@ func defaultSamplingConfig() SamplingConfig {
 	}
 }
 
+// Bounds beyond which a setting breaks the sampler rather than tunes it.
+const (
+	minBufferedBytes    = 64 << 10
+	maxShards           = 4096
+	maxSpansPerTraceMax = 1_000_000
+	maxKeptCache        = 10_000_000
+	maxDroppedCache     = 100_000_000
+	maxWaitMax          = time.Hour
+	maxRules            = 64
+)
+
 func (s *SamplingConfig) validate() []error {
 	if !s.Enabled {
 		return nil
 	}
 	var errs []error
+	// Written so that NaN fails every check.
 	prob := func(key string, p float64) {
-		if p < 0 || p > 1 {
+		if !(p >= 0 && p <= 1) {
 			errs = append(errs, fmt.Errorf("sampling.%s: %v must be between 0 and 1", key, p))
 		}
 	}
-	positive := func(key string, d time.Duration) {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("sampling.%s: must be positive", key))
+	between := func(key string, d, lo, hi time.Duration) {
+		if d < lo || d > hi {
+			errs = append(errs, fmt.Errorf("sampling.%s: %v must be between %v and %v", key, d, lo, hi))
 		}
 	}
-	positive("settle_time", s.SettleTime)
-	positive("max_wait", s.MaxWait)
+	intRange := func(key string, v, lo, hi int64) {
+		if v < lo || v > hi {
+			errs = append(errs, fmt.Errorf("sampling.%s: %d must be between %d and %d", key, v, lo, hi))
+		}
+	}
+	between("settle_time", s.SettleTime, time.Millisecond, maxWaitMax)
+	between("max_wait", s.MaxWait, time.Millisecond, maxWaitMax)
 	if s.SettleTime >= s.MaxWait {
 		errs = append(errs, errors.New("sampling.settle_time must be shorter than sampling.max_wait"))
 	}
-	if s.MaxBufferedBytes <= 0 {
-		errs = append(errs, errors.New("sampling.max_buffered_bytes: must be positive"))
-	}
-	if s.MaxSpansPerTrace < 0 || s.MaxBytesPerTrace < 0 || s.NumShards < 0 {
-		errs = append(errs, errors.New("sampling.max_spans_per_trace, max_bytes_per_trace and num_shards must not be negative"))
-	}
-	if s.DecisionCache.KeptTraces < 0 || s.DecisionCache.DroppedTraces < 0 {
-		errs = append(errs, errors.New("sampling.decision_cache sizes must not be negative"))
-	}
+	intRange("max_buffered_bytes", s.MaxBufferedBytes, minBufferedBytes, math.MaxInt64)
+	intRange("max_spans_per_trace", int64(s.MaxSpansPerTrace), 1, maxSpansPerTraceMax)
+	intRange("max_bytes_per_trace", int64(s.MaxBytesPerTrace), 1, 1<<30)
+	intRange("num_shards", int64(s.NumShards), 0, maxShards)
+	intRange("decision_cache.kept_traces", int64(s.DecisionCache.KeptTraces), 0, maxKeptCache)
+	intRange("decision_cache.dropped_traces", int64(s.DecisionCache.DroppedTraces), 0, maxDroppedCache)
 	if sr := s.StressRelief; sr.Enabled {
-		if sr.DeactivationLevel <= 0 || sr.DeactivationLevel >= sr.ActivationLevel || sr.ActivationLevel > 1 {
+		if !(sr.DeactivationLevel > 0 && sr.DeactivationLevel < sr.ActivationLevel && sr.ActivationLevel <= 1) {
 			errs = append(errs, errors.New("sampling.stress_relief: need 0 < deactivation_level < activation_level <= 1"))
 		}
-		prob("stress_relief.probability", sr.Probability)
-		if sr.MinActive < 0 {
-			errs = append(errs, errors.New("sampling.stress_relief.min_active: must not be negative"))
+		// 0 would drop every new trace under stress: disable stress relief instead.
+		if !(sr.Probability > 0 && sr.Probability <= 1) {
+			errs = append(errs, fmt.Errorf("sampling.stress_relief.probability: %v must be above 0 and at most 1 (to keep nothing new under stress, lower the rules instead)", sr.Probability))
+		}
+		between("stress_relief.min_active", sr.MinActive, 0, maxWaitMax)
+	}
+	rate := func(key string, v float64) {
+		if !(v >= 0 && v <= 1e9) {
+			errs = append(errs, fmt.Errorf("sampling.rate_limit.%s: %v must be between 0 and 1e9", key, v))
 		}
 	}
-	if s.RateLimit.TracesPerSecond < 0 || s.RateLimit.SpansPerSecond < 0 {
-		errs = append(errs, errors.New("sampling.rate_limit: rates must not be negative"))
-	}
+	rate("traces_per_second", s.RateLimit.TracesPerSecond)
+	rate("spans_per_second", s.RateLimit.SpansPerSecond)
 	r := s.Rules
 	prob("rules.errors.probability", r.Errors.Probability)
 	prob("rules.mesh_failures.probability", r.MeshFailures.Probability)
@@ -218,17 +238,18 @@ func (s *SamplingConfig) validate() []error {
 	if r.Latency.Probability > 0 && r.Latency.Threshold <= 0 && len(r.Latency.PerDestination) == 0 {
 		errs = append(errs, errors.New("sampling.rules.latency.threshold: must be positive when the rule is on"))
 	}
+	if r.Latency.Threshold > 24*time.Hour {
+		errs = append(errs, errors.New("sampling.rules.latency.threshold: must be at most 24h"))
+	}
 	for dest, d := range r.Latency.PerDestination {
-		positive("rules.latency.per_destination."+dest, d)
+		between("rules.latency.per_destination."+dest, d, time.Nanosecond, 24*time.Hour)
 	}
-	if r.EdgeCoverage.MinTraces < 0 {
-		errs = append(errs, errors.New("sampling.rules.edge_coverage.min_traces: must not be negative"))
-	}
+	intRange("rules.edge_coverage.min_traces", int64(r.EdgeCoverage.MinTraces), 0, 1_000_000)
 	if r.EdgeCoverage.MinTraces > 0 {
-		positive("rules.edge_coverage.window", r.EdgeCoverage.Window)
+		between("rules.edge_coverage.window", r.EdgeCoverage.Window, time.Millisecond, 24*time.Hour)
 	}
-	if len(r.Attributes) > 64 {
-		errs = append(errs, errors.New("sampling.rules.attributes: at most 64 rules"))
+	if len(r.Attributes) > maxRules {
+		errs = append(errs, fmt.Errorf("sampling.rules.attributes: at most %d rules", maxRules))
 	}
 	names := map[string]bool{}
 	for i, a := range r.Attributes {
@@ -255,6 +276,9 @@ func (s *SamplingConfig) validate() []error {
 		}
 		if a.Min != nil || a.Max != nil {
 			kinds++
+			if (a.Min != nil && math.IsNaN(*a.Min)) || (a.Max != nil && math.IsNaN(*a.Max)) {
+				errs = append(errs, fmt.Errorf("%s: min and max must be numbers", key))
+			}
 			if a.Min != nil && a.Max != nil && *a.Min > *a.Max {
 				errs = append(errs, fmt.Errorf("%s: min must not be above max", key))
 			}

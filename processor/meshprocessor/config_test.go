@@ -1,6 +1,7 @@
 package meshprocessor
 
 import (
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -31,7 +32,9 @@ func TestLoadConfig(t *testing.T) {
 			id: component.NewIDWithName(metadata.Type, "custom"),
 			want: &Config{
 				RemoveOriginalAttributes: true,
+				Naming:                   "semconv",
 				RedactedHeaders:          []string{"authorization", "x-api-key"},
+				RedactApplicationSpans:   false,
 				IstioProxySHAs:           map[string]string{"0123456789ab": "1.31.0"},
 				Canary: CanaryConfig{
 					Subsets:        []string{"canary", "v2"},
@@ -66,6 +69,10 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: `istio_proxy_shas: key "not-a-sha" must be 7 to 40 lower-case hex digits`,
 		},
 		{
+			id:      component.NewIDWithName(metadata.Type, "bad_naming"),
+			wantErr: `naming: "Semconv" must be "kiali"`,
+		},
+		{
 			id:      component.NewIDWithName(metadata.Type, "bad_header"),
 			wantErr: `redacted_headers[0]: "Authorization" must be a non-empty lower-case header name`,
 		},
@@ -95,6 +102,9 @@ func TestValidate(t *testing.T) {
 		wantErr string
 	}{
 		{"default", func(*Config) {}, ""},
+		{"naming semconv", func(c *Config) { c.Naming = "semconv" }, ""},
+		{"naming typo", func(c *Config) { c.Naming = "otel" }, `naming: "otel" must be "kiali"`},
+		{"naming empty", func(c *Config) { c.Naming = "" }, `naming: "" must be "kiali"`},
 		{"sha release", func(c *Config) { c.IstioProxySHAs = map[string]string{"abcdef0": "latest"} }, `istio_proxy_shas: value "latest" for "abcdef0" must be an Istio release`},
 		{"short sha", func(c *Config) { c.IstioProxySHAs = map[string]string{"abc": "1.2.3"} }, `istio_proxy_shas: key "abc"`},
 		{"empty subset", func(c *Config) { c.Canary.Subsets = []string{"v2", ""} }, "canary.subsets[1]: must not be empty"},
@@ -106,7 +116,7 @@ func TestValidate(t *testing.T) {
 			lo, hi := 10.0, 1.0
 			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Min: &lo, Max: &hi}}
 		}, "sampling.rules.attributes[0]: min must not be above max"},
-		{"negative min_active", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.StressRelief.MinActive = -time.Second }, "sampling.stress_relief.min_active: must not be negative"},
+		{"negative min_active", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.StressRelief.MinActive = -time.Second }, "sampling.stress_relief.min_active: -1s must be between 0s and 1h0m0s"},
 		{"empty label", func(c *Config) { c.Canary.ResourceLabels = map[string][]string{"": {"x"}} }, "canary.resource_labels: label names must not be empty"},
 		{"empty redacted header", func(c *Config) { c.RedactedHeaders = []string{""} }, "redacted_headers[0]"},
 		{"sampling probability", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.Rules.Baseline.Probability = 1.5 }, "sampling.rules.baseline.probability: 1.5 must be between 0 and 1"},
@@ -123,7 +133,23 @@ func TestValidate(t *testing.T) {
 			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Values: []string{"a"}, Scope: "trace"}}
 		}, `sampling.rules.attributes[0].scope: "trace" must be span or resource`},
 		{"stress levels", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.StressRelief.DeactivationLevel = 0.95 }, "sampling.stress_relief: need 0 < deactivation_level < activation_level <= 1"},
-		{"buffer", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.MaxBufferedBytes = 0 }, "sampling.max_buffered_bytes: must be positive"},
+		{"buffer", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.MaxBufferedBytes = 0 }, "sampling.max_buffered_bytes: 0 must be between 65536 and"},
+		// Values that passed validation and then broke the sampler.
+		{"stress probability 0", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.StressRelief.Probability = 0 }, "sampling.stress_relief.probability: 0 must be above 0 and at most 1"},
+		{"stress probability NaN", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.StressRelief.Probability = math.NaN() }, "sampling.stress_relief.probability: NaN"},
+		{"stress levels NaN", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.StressRelief.ActivationLevel = math.NaN() }, "sampling.stress_relief: need 0 < deactivation_level"},
+		{"rule probability NaN", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.Rules.Errors.Probability = math.NaN() }, "sampling.rules.errors.probability: NaN must be between 0 and 1"},
+		{"shards", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.NumShards = 1_000_000 }, "sampling.num_shards: 1000000 must be between 0 and 4096"},
+		{"spans per trace 0", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.MaxSpansPerTrace = 0 }, "sampling.max_spans_per_trace: 0 must be between 1 and 1000000"},
+		{"bytes per trace above the buffer", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.MaxBytesPerTrace = 1 << 40 }, "sampling.max_bytes_per_trace"},
+		{"max_wait of a year", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.MaxWait = 8760 * time.Hour }, "sampling.max_wait: 8760h0m0s must be between"},
+		{"rate NaN", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.RateLimit.SpansPerSecond = math.NaN() }, "sampling.rate_limit.spans_per_second: NaN"},
+		{"kept cache", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.DecisionCache.KeptTraces = 1 << 40 }, "sampling.decision_cache.kept_traces"},
+		{"attribute min NaN", func(c *Config) {
+			c.Sampling.Enabled = true
+			nan := math.NaN()
+			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Min: &nan}}
+		}, "sampling.rules.attributes[0]: min and max must be numbers"},
 		{"sampling off is not validated", func(c *Config) { c.Sampling.Rules.Baseline.Probability = 7 }, ""},
 	}
 	for _, tt := range tests {

@@ -224,7 +224,9 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	if t.hasOriginalName {
 		name = t.originalName
 	}
-	h.rename(span, attrs, name, dest.direction == "inbound" || span.Kind() == ptrace.SpanKindServer)
+	// Kiali selects a service's spans by the route decorator name: renamed
+	// only with naming: semconv.
+	h.rename(span, attrs, name, dest.direction == "inbound" || span.Kind() == ptrace.SpanKindServer, !b.p.semconvNames)
 
 	subset := dest.subset
 	version := firstNonEmpty(t.canonicalRevision, b.evidence.version)

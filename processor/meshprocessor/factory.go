@@ -22,7 +22,9 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		RedactedHeaders: []string{"authorization", "proxy-authorization", "cookie", "set-cookie"},
+		Naming:                 namingKiali,
+		RedactedHeaders:        []string{"authorization", "proxy-authorization", "cookie", "set-cookie"},
+		RedactApplicationSpans: true,
 		Canary: CanaryConfig{
 			Subsets:      []string{"canary"},
 			HostSuffixes: []string{"-canary"},
@@ -39,7 +41,13 @@ func createTraces(ctx context.Context, set processor.Settings, cfg component.Con
 		return nil, err
 	}
 	if c.Sampling.Enabled {
-		return newSamplingProcessor(set, c, p, next), nil
+		counts, err := newItemCounts(set)
+		if err != nil {
+			return nil, err
+		}
+		sp := newSamplingProcessor(set, c, p, counts.countOutgoing(next))
+		sp.counts = counts
+		return sp, nil
 	}
 	return processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),

@@ -32,28 +32,37 @@ func FuzzProcessTraces(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	p, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), goldenConfig())
-	if err != nil {
-		f.Fatal(err)
+	// Both namings: the default keeps the proxy's names, semconv renames.
+	var processors []*meshProcessor
+	for _, naming := range []string{namingKiali, namingSemconv} {
+		cfg := goldenConfig()
+		cfg.Naming = naming
+		p, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
+		if err != nil {
+			f.Fatal(err)
+		}
+		processors = append(processors, p)
 	}
 	unmarshaler := ptrace.ProtoUnmarshaler{}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		td, err := unmarshaler.UnmarshalTraces(data)
-		if err != nil {
-			return
-		}
-		once, err := p.processTraces(t.Context(), td)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again := ptrace.NewTraces()
-		once.CopyTo(again)
-		twice, err := p.processTraces(t.Context(), again)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ptracetest.CompareTraces(once, twice); err != nil {
-			t.Fatalf("second pass changed the output: %v", err)
+		for _, p := range processors {
+			td, err := unmarshaler.UnmarshalTraces(data)
+			if err != nil {
+				return
+			}
+			once, err := p.processTraces(t.Context(), td)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := ptrace.NewTraces()
+			once.CopyTo(again)
+			twice, err := p.processTraces(t.Context(), again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ptracetest.CompareTraces(once, twice); err != nil {
+				t.Fatalf("naming %s: second pass changed the output: %v", p.cfg.Naming, err)
+			}
 		}
 	})
 }

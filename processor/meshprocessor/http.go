@@ -67,11 +67,16 @@ func (h *httpFacts) putStatusCode(b *batch, attrs pcommon.Map, s string) {
 }
 
 // putURL writes url.* and server.* from a full URL or an origin-form target,
-// and redacts credentials in the URL tag it came from.
+// and redacts credentials (userinfo, secret query parameters) in the URL tag
+// it came from.
 func (h *httpFacts) putURL(b *batch, attrs pcommon.Map, key, raw string) {
-	u, ok := semconv.ParseURL(raw)
-	if ok && u.Redacted != raw {
-		attrs.PutStr(key, u.Redacted)
+	redacted, changed := redactURL(raw) // also when the URL does not parse
+	u, ok := semconv.ParseURL(redacted)
+	if ok && u.Redacted != redacted {
+		redacted, changed = u.Redacted, true
+	}
+	if changed {
+		attrs.PutStr(key, redacted)
 	}
 	if len(raw) > maxURLLen { // credentials gone; too long to copy into url.* keys
 		b.malformed("url")
@@ -144,9 +149,11 @@ func (h *httpFacts) setStatus(span ptrace.Span, attrs pcommon.Map) {
 
 // rename names the span "{method} {route}" when the original name is an
 // Istio route decorator with a specific path, else "{method}", keeping the
-// original name in mesh.span.original_name. Spans without an HTTP method
-// (TCP proxying) keep their name.
-func (h *httpFacts) rename(span ptrace.Span, attrs pcommon.Map, original string, server bool) {
+// original name in mesh.span.original_name. The route is also written as
+// http.route on server spans. With keepName (naming: kiali, Envoy spans) only
+// http.route is written. Spans without an HTTP method (TCP proxying) keep
+// their name.
+func (h *httpFacts) rename(span ptrace.Span, attrs pcommon.Map, original string, server, keepName bool) {
 	if h.semMethod == "" {
 		return
 	}
@@ -160,7 +167,7 @@ func (h *httpFacts) rename(span ptrace.Span, attrs pcommon.Map, original string,
 			attrs.PutStr(semconv.HTTPRoute, route)
 		}
 	}
-	if name == span.Name() {
+	if keepName || name == span.Name() {
 		return
 	}
 	if !h.hasOriginalName {

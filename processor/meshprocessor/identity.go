@@ -123,7 +123,9 @@ func (b *batch) writeResource(res pcommon.Map) string {
 		if ev.namespace != "" {
 			putIfAbsent(res, attrK8sNamespaceName, ev.namespace)
 		}
-		replaceService(res, ev.serviceName == linkerdDefaultService, ev.service, ev.namespace, ev.version)
+		if ev.serviceName == linkerdDefaultService {
+			promoteService(res, true, ev.service, ev.namespace, ev.version)
+		}
 		return meshLinkerd
 	}
 	return none
@@ -197,28 +199,37 @@ func (b *batch) writeEnvoyResource(res pcommon.Map) string {
 
 	// Istio names the proxy's service "<app>.<namespace>" (or the Envoy
 	// default); the canonical service tag, else the app part, is the real one.
+	// Kiali looks traces up by "<app>.<namespace>": it is replaced only with
+	// naming: semconv. The Envoy default is a placeholder Kiali never reads.
 	placeholder := ev.serviceName == envoyDefaultService || ev.serviceName == ""
+	istioName := false
 	service := ev.canonicalService
 	if app, found := strings.CutSuffix(ev.serviceName, "."+ns); found && ns != "" {
-		placeholder = true
+		istioName = true
 		if service == "" && app != "istio-proxy" {
 			service = app
 		}
 	}
-	replaceService(res, placeholder, service, ns, ev.canonicalRevision)
+	if placeholder || istioName {
+		promoteService(res, placeholder || b.p.semconvNames, service, ns, ev.canonicalRevision)
+	}
 	return mesh
 }
 
-// replaceService promotes the workload's real service identity over a
-// placeholder service.name, keeping the placeholder in mesh.service.name.original.
-func replaceService(res pcommon.Map, placeholder bool, service, namespace, version string) {
-	if !placeholder || service == "" {
+// promoteService writes the workload's service identity found behind the
+// proxy's service.name: service.namespace and service.version when absent,
+// and with rename the service name itself, keeping the proxy's in
+// mesh.service.name.original.
+func promoteService(res pcommon.Map, rename bool, service, namespace, version string) {
+	if service == "" {
 		return
 	}
-	if old, ok := res.Get(attrServiceName); ok && old.AsString() != service {
-		res.PutStr(attrServiceNameOrigin, old.AsString())
+	if rename {
+		if old, ok := res.Get(attrServiceName); ok && old.AsString() != service {
+			res.PutStr(attrServiceNameOrigin, old.AsString())
+		}
+		res.PutStr(attrServiceName, service)
 	}
-	res.PutStr(attrServiceName, service)
 	if namespace != "" {
 		putIfAbsent(res, attrServiceNamespace, namespace)
 	}

@@ -160,7 +160,7 @@ func (b *batch) normalizeLinkerd(span ptrace.Span, res pcommon.Map) {
 	if h.semMethod == "" {
 		h.semMethod = "HTTP"
 	}
-	h.rename(span, attrs, original, false)
+	h.rename(span, attrs, original, false, false)
 
 	b.markCanary(attrs, res, canaryInput{
 		subset:  d.subset,

@@ -21,6 +21,8 @@ type meshProcessor struct {
 	canary    canaryRules
 	headers   headerKeys
 	telemetry *metadata.TelemetryBuilder
+	// semconvNames: naming: semconv renames Istio service and Envoy span names.
+	semconvNames bool
 }
 
 func newMeshProcessor(set processor.Settings, cfg *Config) (*meshProcessor, error) {
@@ -33,11 +35,12 @@ func newMeshProcessor(set processor.Settings, cfg *Config) (*meshProcessor, erro
 		return nil, err
 	}
 	return &meshProcessor{
-		cfg:       cfg,
-		releases:  releases,
-		canary:    newCanaryRules(cfg.Canary),
-		headers:   newHeaderKeys(cfg.RedactedHeaders, cfg.Canary.Headers),
-		telemetry: tb,
+		cfg:          cfg,
+		releases:     releases,
+		canary:       newCanaryRules(cfg.Canary),
+		headers:      newHeaderKeys(cfg.RedactedHeaders, cfg.Canary.Headers),
+		telemetry:    tb,
+		semconvNames: cfg.Naming == namingSemconv,
 	}, nil
 }
 
@@ -103,7 +106,7 @@ func (b *batch) processResource(rs ptrace.ResourceSpans) {
 				b.normalizeEnvoy(span, res)
 				counts[0]++
 			default:
-				b.markCanary(attrs, res, canaryInput{version: b.evidence.version, header: b.p.headers.canaryHeader(attrs)})
+				b.markCanary(attrs, res, canaryInput{version: b.evidence.version, header: b.p.headers.applicationSpan(attrs, b.p.cfg.RedactApplicationSpans)})
 				counts[2]++
 			}
 		}

@@ -18,6 +18,8 @@ import (
 type samplingProcessor struct {
 	mesh   *meshProcessor
 	engine *sampling.Engine
+	// counts reports processorhelper's incoming/outgoing items (obsreport.go).
+	counts *itemCounts
 }
 
 func newSamplingProcessor(set processor.Settings, cfg *Config, p *meshProcessor, next consumer.Traces) *samplingProcessor {
@@ -95,6 +97,7 @@ func (sp *samplingProcessor) Capabilities() consumer.Capabilities {
 }
 
 func (sp *samplingProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	sp.counts.addIncoming(ctx, td.SpanCount())
 	td, err := sp.mesh.processTraces(ctx, td)
 	if err != nil {
 		return err

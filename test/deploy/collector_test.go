@@ -166,6 +166,9 @@ func (c collectorConfig) listeners(env map[string]string) ([]listener, error) {
 		}
 	}
 	for _, id := range strings_(at(c.m, "service", "extensions")) {
+		if !listeningExtension(componentType(id)) {
+			continue
+		}
 		if err := add("extensions/"+id, at(c.m, "extensions", id, "endpoint")); err != nil {
 			return nil, err
 		}
@@ -182,6 +185,16 @@ func (c collectorConfig) listeners(env map[string]string) ([]listener, error) {
 		}
 	}
 	return out, nil
+}
+
+// listeningExtension: whether an extension type serves on an endpoint
+// (health_check, zpages, pprof do; storage, authenticators and middlewares do not).
+func listeningExtension(typ string) bool {
+	switch typ {
+	case "file_storage", "bearertokenauth", "decode_guard":
+		return false
+	}
+	return true
 }
 
 // port returns the port of the listener of a component ("receivers/otlp/grpc").

@@ -9,6 +9,7 @@ import (
 	"io"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
@@ -178,6 +179,12 @@ func decodeObject(doc []byte) (object, error) {
 		o.obj, err = decodeTyped[rbacv1.ClusterRole](doc)
 	case "rbac.authorization.k8s.io/v1/ClusterRoleBinding":
 		o.obj, err = decodeTyped[rbacv1.ClusterRoleBinding](doc)
+	case "monitoring.coreos.com/v1/ServiceMonitor":
+		o.obj, err = decodeTyped[monitoringv1.ServiceMonitor](doc)
+	case "monitoring.coreos.com/v1/PodMonitor":
+		o.obj, err = decodeTyped[monitoringv1.PodMonitor](doc)
+	case "monitoring.coreos.com/v1/PrometheusRule":
+		o.obj, err = decodeTyped[monitoringv1.PrometheusRule](doc)
 	case "opentelemetry.io/v1beta1/OpenTelemetryCollector":
 		o.obj, err = decodeTyped[otelCollector](doc)
 	case "networking.istio.io/v1/DestinationRule":

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -296,6 +297,17 @@ func TestDockerfile(t *testing.T) {
 	}
 	if want := []string{"--config", "/etc/otelcol-mesh/gateway.yaml"}; !slices.Equal(img.cmd, want) {
 		t.Errorf("CMD %v, want %v (the gateway by default)", img.cmd, want)
+	}
+
+	// The gateway's persistent queue directory (its default, without the
+	// environment) exists in the image, owned by the image's user: scratch
+	// has no other way to create it, and the collector exits without it.
+	storage := regexp.MustCompile(`OTELCOL_MESH_STORAGE_DIR:-([^}]+)\}`).FindSubmatch(readRepoFile(t, "configs/gateway.yaml"))
+	if storage == nil {
+		t.Fatal("configs/gateway.yaml: no ${env:OTELCOL_MESH_STORAGE_DIR:-<default>}")
+	}
+	if !regexp.MustCompile(`(?m)^COPY --from=build --chown=\$\{USER_UID\}:\$\{USER_UID\} \S+ ` + regexp.QuoteMeta(string(storage[1])) + `$`).Match(readRepoFile(t, "Dockerfile")) {
+		t.Errorf("the image has no %s owned by its user (COPY --from=build --chown=${USER_UID}:${USER_UID} … %[1]s)", storage[1])
 	}
 
 	// The default command's config validates as the image runs it (no

@@ -57,6 +57,7 @@ func TestHelmLint(t *testing.T) {
 		{"--set", "mode=agent", "--set-json", `sampling={"rules":{"baseline":{"probability":0.5}}}`},
 		{"--set", "mode=agent", "--set", "sampling.enabled=false"},
 		{"--set", "exporter.endpointt=x:4317"},
+		{"--set", "meshNaming=otel"},
 		// sampling: the schema has the mesh processor's keys and types
 		{"--set", "sampling.rules.eror.probability=1"},
 		{"--set", "sampling.settle_time=2"}, // a number: nanoseconds to the collector
@@ -192,6 +193,19 @@ func TestHelmValues(t *testing.T) {
 			}
 			if got := cfg.pipelineComponents("processors"); !slices.Contains(got, "mesh") {
 				t.Errorf("%s: mesh is not in the pipeline: %v", mode, got)
+			}
+			cfg.validate(t, env)
+		}
+	})
+	t.Run("mesh naming", func(t *testing.T) {
+		for _, mode := range []string{"gateway", "agent"} {
+			// Kiali-safe by default: the processor's default (naming: kiali) is not overridden.
+			if got := at(config(t, render(t, "g", "ns", "--set", "mode="+mode)).m, "processors", "mesh", "naming"); got != nil {
+				t.Errorf("%s: default mesh naming rendered as %v", mode, got)
+			}
+			cfg := config(t, render(t, "g", "ns", "--set", "mode="+mode, "--set", "meshNaming=semconv"))
+			if got := at(cfg.m, "processors", "mesh", "naming"); got != "semconv" {
+				t.Errorf("%s: mesh naming %v, want semconv", mode, got)
 			}
 			cfg.validate(t, env)
 		}

@@ -202,9 +202,15 @@ func TestKubernetesCollectorTiers(t *testing.T) {
 	checkProcessorOrder(t, agent.config)
 	// The agents normalize too (Envoy's User-Agent reaches only them), with
 	// the gateway's canary rules.
-	if got := agent.config.pipelineComponents("processors"); !slices.Equal(got, []string{"batch", "memory_limiter", "mesh"}) {
-		t.Errorf("agent processors %v, want memory_limiter, mesh, batch", got)
+	if got := agent.config.pipelineComponents("processors"); !slices.Equal(got, []string{"memory_limiter", "mesh"}) {
+		t.Errorf("agent processors %v, want memory_limiter, mesh (the exporter's queue batches)", got)
 	}
+	// Both tiers queue on disk, retry without a deadline and bound exports
+	// in bytes, as the shipped configs do.
+	checkDurableExport(t, gw, "otlp_grpc")
+	checkSameExport(t, gw, "configs/gateway.yaml", "otlp_grpc")
+	checkDurableExport(t, agent, "load_balancing")
+	checkSameExport(t, agent, "configs/agent.yaml", "load_balancing")
 	if a, g := at(agent.config.m, "processors", "mesh", "canary"), at(gw.config.m, "processors", "mesh", "canary"); !reflect.DeepEqual(a, g) || a == nil {
 		t.Errorf("agent mesh canary %v, gateway mesh canary %v: want the same rules", a, g)
 	}

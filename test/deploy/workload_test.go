@@ -277,6 +277,7 @@ func checkCollectorContainer(t *testing.T, objs []object, w workload, c corev1.C
 
 	checkSampling(t, where, cfg, limit.Value())
 	checkMeshMetadata(t, where, cfg)
+	checkSecretFiles(t, where, p)
 
 	// Non-root, as the image's user.
 	psc := w.template.Spec.SecurityContext

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,7 @@ func TestMeshTrafficIsNormalized(t *testing.T) {
 	}
 	sent := map[pcommon.TraceID]meshgen.Trace{}
 	flowOf := map[pcommon.TraceID]string{}
+	proxySpans := map[pcommon.SpanID]sentSpan{}
 	total := 0
 	for _, f := range flows {
 		endpoint := c.ports.OTLPGRPC
@@ -70,6 +72,7 @@ func TestMeshTrafficIsNormalized(t *testing.T) {
 			tr := g.Next()
 			sent[tr.ID], flowOf[tr.ID] = tr, f.name
 			total += tr.Traces.SpanCount()
+			recordSentSpans(tr.Traces, proxySpans)
 			require.NoError(t, sender.Send(t.Context(), tr.Traces))
 		}
 		require.NoError(t, sender.Close())
@@ -124,6 +127,7 @@ func TestMeshTrafficIsNormalized(t *testing.T) {
 			assert.Equal(t, "1.34.1", res["mesh.proxy.version"])
 		}
 		if strings.HasPrefix(f, "istio") {
+			assertKialiSafe(t, f, rs, proxySpans[span.SpanID()])
 			assert.Contains(t, []any{"sidecar", "gateway"}, res["mesh.proxy.mode"])
 			assert.Contains(t, []any{"bookinfo", "istio-system"}, res["k8s.namespace.name"], f)
 			if span.Kind() == ptrace.SpanKindClient && attrs["mesh.destination.service"] == "reviews" {
@@ -143,4 +147,147 @@ func TestMeshTrafficIsNormalized(t *testing.T) {
 	t.Logf("%d spans, %d in canary traces, %d proxy-failure spans", total, canaryTraces, failureSpans)
 	assert.Positive(t, canaryTraces)
 	assert.Positive(t, failureSpans)
+}
+
+// sentSpan is what a proxy span carried when meshgen sent it.
+type sentSpan struct {
+	service, name string
+	attrs         map[string]any
+}
+
+func recordSentSpans(td ptrace.Traces, into map[pcommon.SpanID]sentSpan) {
+	for _, rs := range td.ResourceSpans().All() {
+		svc, _ := rs.Resource().Attributes().Get("service.name")
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, span := range ss.Spans().All() {
+				into[span.SpanID()] = sentSpan{service: svc.Str(), name: span.Name(), attrs: span.Attributes().AsRaw()}
+			}
+		}
+	}
+}
+
+// kialiTags are the span tags Kiali reads from stored traces (besides istio.*).
+var kialiTags = []string{"node_id", "upstream_cluster", "http.status_code", "http.url", "http.method",
+	"response_flags", "component", "peer.address", "hostname", "error"}
+
+// assertKialiSafe checks an Istio proxy span the default mesh configuration
+// passed on: Kiali looks it up by the proxy's service.name ("reviews.bookinfo")
+// and span name ("reviews.bookinfo.svc.cluster.local:9080/*"), reads its tags
+// as the proxy wrote them, and finds 5xx and error=true spans through status
+// Error (Jaeger's error=true).
+func assertKialiSafe(t *testing.T, flow string, rs receivedSpan, want sentSpan) {
+	t.Helper()
+	require.NotEmpty(t, want.name, "%s: span not sent", flow)
+	res := rs.Resource.Resource().Attributes().AsRaw()
+	span := rs.Span
+	attrs := span.Attributes().AsRaw()
+	assert.Equal(t, want.service, res["service.name"], "%s: the proxy's service.name", flow)
+	assert.Contains(t, want.service, ".", "%s: Istio's <app>.<namespace>", flow)
+	assert.Equal(t, res["k8s.namespace.name"], res["service.namespace"], "%s: the namespace is still promoted", flow)
+	name := want.name
+	if flow == "istio-zipkin" {
+		name = strings.ToLower(name) // Zipkin span names are lower case
+	}
+	assert.Equal(t, name, span.Name(), "%s: the proxy's span name", flow)
+	for _, key := range kialiTags {
+		v, ok := want.attrs[key]
+		if !ok || (key == "error" && flow == "istio-zipkin") { // the Zipkin receiver turns error=true into the status
+			continue
+		}
+		assert.Equal(t, v, attrs[key], "%s: %s as the proxy sent it", flow, key)
+	}
+	for key, v := range want.attrs {
+		if strings.HasPrefix(key, "istio.") {
+			assert.Equal(t, v, attrs[key], "%s: %s", flow, key)
+		}
+	}
+	code, _ := want.attrs["http.status_code"].(string)
+	if n, err := strconv.Atoi(code); (err == nil && n >= 500) || want.attrs["error"] == "true" {
+		assert.Equal(t, ptrace.StatusCodeError, span.Status().Code(), "%s: %s status %s", flow, span.Name(), code)
+	}
+}
+
+// TestMeshSemconvNaming runs the same Istio traffic with naming: semconv:
+// service.name becomes the canonical service and span names {method} {route}
+// or {method}, the proxy's names kept in mesh.service.name.original and
+// mesh.span.original_name.
+func TestMeshSemconvNaming(t *testing.T) {
+	s := startSink(t)
+	c := startCollector(t, strings.Replace(meshConfig, "  mesh:\n", "  mesh:\n    naming: semconv\n", 1), s.addr)
+	opts := meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.2, Seed: 11}
+	sender, err := meshgen.NewSender("otlp", c.ports.OTLPGRPC, opts)
+	require.NoError(t, err)
+	g := meshgen.New(opts)
+	sentSpans := map[pcommon.SpanID]sentSpan{}
+	total := 0
+	for range 10 {
+		tr := g.Next()
+		total += tr.Traces.SpanCount()
+		recordSentSpans(tr.Traces, sentSpans)
+		require.NoError(t, sender.Send(t.Context(), tr.Traces))
+	}
+	require.NoError(t, sender.Close())
+
+	spans := s.waitForSpans(t, total, 30*time.Second)
+	require.Len(t, spans, total)
+	for _, rs := range spans {
+		res := rs.Resource.Resource().Attributes().AsRaw()
+		attrs := rs.Span.Attributes().AsRaw()
+		want := sentSpans[rs.Span.SpanID()]
+		require.NotEmpty(t, want.name)
+		assert.Equal(t, want.service, res["mesh.service.name.original"])
+		assert.NotContains(t, res["service.name"], ".", "the canonical service, not <app>.<namespace>")
+		assert.Equal(t, want.name, attrs["mesh.span.original_name"])
+		method, _ := attrs["http.request.method"].(string)
+		assert.True(t, rs.Span.Name() == method || strings.HasPrefix(rs.Span.Name(), method+" /"),
+			"span name %q is {method} or {method} {route}", rs.Span.Name())
+		assert.Equal(t, want.attrs["upstream_cluster"], attrs["upstream_cluster"], "original tags stay")
+	}
+}
+
+// TestShippedGatewayKialiSafe sends Istio traffic through the shipped
+// configs/gateway.yaml (mesh tail sampling on): the kept proxy spans keep
+// what Kiali looks them up by, and the mesh processor reports the
+// processorhelper item counts every processor has (incoming = spans received,
+// outgoing = spans the sampler passed on), beside memory_limiter's.
+func TestShippedGatewayKialiSafe(t *testing.T) {
+	s := startSink(t)
+	c := startGateway(t, s.addr)
+
+	opts := meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.2, FlagRate: 0.1, CanaryShare: 0.1, Seed: 21}
+	sender, err := meshgen.NewSender("otlp", c.ports.OTLPGRPC, opts)
+	require.NoError(t, err)
+	g := meshgen.New(opts)
+	sentSpans := map[pcommon.SpanID]sentSpan{}
+	total := 0
+	for range 60 {
+		tr := g.Next()
+		total += tr.Traces.SpanCount()
+		recordSentSpans(tr.Traces, sentSpans)
+		require.NoError(t, sender.Send(t.Context(), tr.Traces))
+	}
+	require.NoError(t, sender.Close())
+
+	var m map[string]float64
+	require.Eventually(t, func() bool {
+		m = scrapeMetrics(t, c.ports.Metrics)
+		s.mu.Lock()
+		received := s.spans
+		s.mu.Unlock()
+		return m[`otelcol_processor_incoming_items|processor="mesh"`] == float64(total) &&
+			m["otelcol_processor_mesh_sampling_traces_buffered"] == 0 &&
+			m[`otelcol_processor_outgoing_items|processor="mesh"`] == float64(received) && received > 0
+	}, 30*time.Second, 200*time.Millisecond, "mesh incoming/outgoing items: %v", m)
+	assert.Equal(t, float64(total), m[`otelcol_processor_incoming_items|processor="memory_limiter"`], "the same metric as processorhelper's")
+	assert.Less(t, m[`otelcol_processor_outgoing_items|processor="mesh"`], float64(total), "the sampler dropped some")
+
+	errorSpans := 0
+	for _, rs := range s.allSpans() {
+		want := sentSpans[rs.Span.SpanID()]
+		assertKialiSafe(t, "istio-otlp", rs, want)
+		if rs.Span.Status().Code() == ptrace.StatusCodeError {
+			errorSpans++
+		}
+	}
+	assert.Positive(t, errorSpans)
 }

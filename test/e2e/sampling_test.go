@@ -2,7 +2,6 @@ package e2e
 
 import (
 	bin "encoding/binary"
-	"fmt"
 	"testing"
 	"time"
 
@@ -14,22 +13,10 @@ import (
 )
 
 // startGateway runs the shipped configs/gateway.yaml (mesh tail sampling on)
-// with its listeners moved to free loopback ports and its backend set to the sink.
+// with its listeners moved to free loopback ports, its backend set to the
+// sink and its sending queue in a temporary directory.
 func startGateway(t *testing.T, sink string, overrides ...string) *collector {
-	return launch(t, sink, func(p ports) ([]string, []string) {
-		args := []string{"--config", repoPath("configs", "gateway.yaml")}
-		for _, o := range append([]string{
-			"receivers::otlp::protocols::grpc::endpoint: " + p.OTLPGRPC,
-			"receivers::otlp::protocols::http::endpoint: " + p.OTLPHTTP,
-			"receivers::zipkin::endpoint: " + p.Zipkin,
-			"receivers::opencensus::endpoint: " + p.OpenCensus,
-			"extensions::health_check::endpoint: " + p.Health,
-			"service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: " + fmt.Sprint(p.MetricsPort) + "}}}}]",
-		}, overrides...) {
-			args = append(args, "--config", "yaml:"+o)
-		}
-		return []string{"OTELCOL_MESH_BACKEND_ENDPOINT=" + sink, "OTELCOL_MESH_BACKEND_INSECURE=true"}, args
-	})
+	return startShippedGateway(t, sink, t.TempDir(), overrides...)
 }
 
 // TestGatewayTailSampling sends meshgen traffic with injected errors, proxy

@@ -59,4 +59,28 @@ memory_limiter's 80% for data in flight and the sending queue. */}}
 {{- if and (eq .Values.mode "agent") .Values.sampling -}}
 {{- fail "sampling runs on the gateway: set it in the gateway release, not with mode=agent" -}}
 {{- end -}}
+{{- if and .Values.auth.secretName (not .Values.tls.secretName) -}}
+{{- fail "auth.secretName needs tls.secretName: a bearer token is never sent or accepted in clear" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Gateway mode: TLS (mutual with tls.clientAuth) and the bearer-token
+authenticator of a receiver, from the Secrets mounted by workload.yaml. */}}
+{{- define "otelcol-mesh.receiverSecurity" -}}
+{{- if eq .Values.mode "gateway" }}
+{{- with .Values.tls.secretName }}
+tls:
+  cert_file: /etc/otelcol-mesh/tls/tls.crt
+  key_file: /etc/otelcol-mesh/tls/tls.key
+  reload_interval: 1h
+  {{- if $.Values.tls.clientAuth }}
+  client_ca_file: /etc/otelcol-mesh/tls/ca.crt
+  client_ca_file_reload: true
+  {{- end }}
+{{- end }}
+{{- with .Values.auth.secretName }}
+auth:
+  authenticator: bearertokenauth
+{{- end }}
+{{- end }}
 {{- end -}}

@@ -31,6 +31,7 @@ type TelemetryBuilder struct {
 	ProcessorMeshSamplingBytesBuffered   metric.Int64UpDownCounter
 	ProcessorMeshSamplingDecisionLatency metric.Float64Histogram
 	ProcessorMeshSamplingDecisions       metric.Int64Counter
+	ProcessorMeshSamplingDroppedSpans    metric.Int64Counter
 	ProcessorMeshSamplingForcedDecisions metric.Int64Counter
 	ProcessorMeshSamplingLateSpans       metric.Int64Counter
 	ProcessorMeshSamplingRefusedSpans    metric.Int64Counter
@@ -97,6 +98,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_mesh_sampling_decisions",
 		metric.WithDescription("Sampling decisions, by deciding rule (attribute rule) and outcome (kept or dropped). [Development]"),
 		metric.WithUnit("{trace}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorMeshSamplingDroppedSpans, err = builder.meter.Int64Counter(
+		"otelcol_processor_mesh_sampling_dropped_spans",
+		metric.WithDescription("Spans the sampler did not pass on, by reason (sampled_out, late, stress_relief, shutdown, undecodable, unbufferable). With processor_mesh_sampling_refused_spans and the spans passed on, it accounts for every span the sampler accepted. [Development]"),
+		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorMeshSamplingForcedDecisions, err = builder.meter.Int64Counter(

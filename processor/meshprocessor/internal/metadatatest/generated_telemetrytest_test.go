@@ -24,6 +24,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorMeshSamplingBytesBuffered.Add(context.Background(), 1)
 	tb.ProcessorMeshSamplingDecisionLatency.Record(context.Background(), 1)
 	tb.ProcessorMeshSamplingDecisions.Add(context.Background(), 1)
+	tb.ProcessorMeshSamplingDroppedSpans.Add(context.Background(), 1)
 	tb.ProcessorMeshSamplingForcedDecisions.Add(context.Background(), 1)
 	tb.ProcessorMeshSamplingLateSpans.Add(context.Background(), 1)
 	tb.ProcessorMeshSamplingRefusedSpans.Add(context.Background(), 1)
@@ -43,6 +44,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorMeshSamplingDecisions(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorMeshSamplingDroppedSpans(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorMeshSamplingForcedDecisions(t, testTel,

@@ -8,6 +8,7 @@ package sampling // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshp
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,7 +91,10 @@ type Engine struct {
 	shards    []*shard
 	buffered  atomic.Int64 // bytes
 	stressed  atomic.Bool
-	stressAt  time.Time // owned by the tick goroutine
+	stressMu  sync.Mutex // orders stress changes from ingest and the tick
+	stressAt  time.Time  // under stressMu
+	evictNext atomic.Uint64
+	closed    atomic.Bool // set by Shutdown: traces are decided as they arrive
 	limiter   limiter
 	tick      chan chan struct{} // test hook: run one tick synchronously
 	stop      chan struct{}
@@ -116,6 +120,12 @@ func New(set Settings, next consumer.Traces, tel *metadata.TelemetryBuilder, log
 	if set.Shards < 1 {
 		set.Shards = 1
 	}
+	if set.MaxSpansPerTrace <= 0 {
+		set.MaxSpansPerTrace = math.MaxInt
+	}
+	if set.MaxBytesPerTrace <= 0 {
+		set.MaxBytesPerTrace = math.MaxInt
+	}
 	if set.TickInterval <= 0 {
 		set.TickInterval = 100 * time.Millisecond
 	}
@@ -134,7 +144,7 @@ func New(set Settings, next consumer.Traces, tel *metadata.TelemetryBuilder, log
 			e.attrKeys[a.Key] = true
 		}
 	}
-	e.limiter.init(set.TracesPerSecond, set.SpansPerSecond, set.MaxSpansPerTrace, clock.Now())
+	e.limiter.init(set.TracesPerSecond, set.SpansPerSecond, clock.Now())
 	e.shards = make([]*shard, set.Shards)
 	perShardKept := max(set.KeptCacheSize/set.Shards, 1)
 	perShardDropped := max(set.DroppedCacheSize/set.Shards, 16)
@@ -184,13 +194,22 @@ func (e *Engine) Tick() {
 	<-done
 }
 
-// Shutdown stops the loop and decides every buffered trace within ctx.
+// Shutdown stops the loop and decides every buffered trace; spans that
+// arrive from now on are decided as they come. It waits for the loop only
+// while ctx allows (the loop may be blocked passing spans on), and passes
+// kept spans on while ctx allows: those it cannot are counted as dropped.
 // It is safe to call more than once, and without Start.
 func (e *Engine) Shutdown(ctx context.Context) error {
+	e.closed.Store(true)
 	e.stopOnce.Do(func() { close(e.stop) })
-	e.wg.Wait()
-	// Deciding is CPU work only: every trace is decided, and the kept ones
-	// are passed on while ctx allows.
+	stopped := make(chan struct{})
+	go func() { e.wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+	}
+	// Deciding is CPU work only: every trace is decided under its shard's
+	// lock, so a tick still running cannot decide it twice.
 	now := e.clock.Now()
 	out := newOutput(ctx, e)
 	for _, s := range e.shards {
@@ -198,13 +217,14 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 			more = false
 			s.mu.Lock()
 			for id, t := range s.traces {
-				e.decide(s, t, reasonShutdown, now, out.traces)
+				e.decide(s, t, reasonShutdown, now, out)
 				delete(s.traces, id)
 				if out.full() {
 					more = true
 					break
 				}
 			}
+			s.order = s.order[:0]
 			s.mu.Unlock()
 			out.flushIfFull()
 		}
@@ -214,21 +234,34 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 }
 
 // output collects kept spans and passes them on in exports of at most
-// maxExportSpans spans, so that a burst of decisions (memory pressure,
-// shutdown) does not become one huge message.
+// maxExportSpans spans or about maxExportBytes, so that a burst of decisions
+// (memory pressure, shutdown) does not become one message larger than a
+// backend takes.
 type output struct {
 	e      *Engine
 	ctx    context.Context
 	traces ptrace.Traces
+	bytes  int
 }
 
-const maxExportSpans = 8192
+const (
+	maxExportSpans = 8192
+	maxExportBytes = 2 << 20
+)
 
 func newOutput(ctx context.Context, e *Engine) *output {
 	return &output{e: e, ctx: ctx, traces: ptrace.NewTraces()}
 }
 
-func (o *output) full() bool { return o.traces.SpanCount() >= maxExportSpans }
+// add moves td, of about size protobuf bytes, into the output.
+func (o *output) add(td ptrace.Traces, size int) {
+	td.ResourceSpans().MoveAndAppendTo(o.traces.ResourceSpans())
+	o.bytes += size
+}
+
+func (o *output) full() bool {
+	return o.traces.SpanCount() >= maxExportSpans || o.bytes >= maxExportBytes
+}
 
 func (o *output) flushIfFull() {
 	if o.full() {
@@ -239,20 +272,26 @@ func (o *output) flushIfFull() {
 func (o *output) flush() {
 	o.e.emit(o.ctx, o.traces)
 	o.traces = ptrace.NewTraces()
+	o.bytes = 0
 }
 
 // Ingest takes normalized spans: late spans of decided traces follow their
 // decision at once, everything else is buffered.
 func (e *Engine) Ingest(ctx context.Context, td ptrace.Traces) error {
 	now := e.clock.Now()
-	out := ptrace.NewTraces() // late spans of kept traces, stress-relief keeps, early decisions
+	// Late spans of kept traces, stress-relief keeps, early decisions. They
+	// are passed on even when the sender has gone: its spans were accepted.
+	out := newOutput(context.WithoutCancel(ctx), e)
 	for _, rs := range td.ResourceSpans().All() {
 		e.ingestResource(rs, now, out)
 	}
+	// The byte bound holds here too, not only on the tick: while the tick
+	// is blocked passing spans on, ingest must not buffer without limit.
+	e.relieve(now, out)
 	// A refusal here is not returned to the sender: the rest of its data is
 	// buffered already, and a retry would buffer it twice. emit counts and
 	// logs the loss.
-	e.emit(ctx, out)
+	out.flush()
 	return nil
 }
 
@@ -264,7 +303,7 @@ type group struct {
 
 type spanRef struct{ scope, span int }
 
-func (e *Engine) ingestResource(rs ptrace.ResourceSpans, now time.Time, out ptrace.Traces) {
+func (e *Engine) ingestResource(rs ptrace.ResourceSpans, now time.Time, out *output) {
 	res := rs.Resource().Attributes()
 	source := ""
 	if v, ok := res.Get("service.name"); ok {
@@ -313,6 +352,7 @@ func (e *Engine) ingestResource(rs ptrace.ResourceSpans, now time.Time, out ptra
 	}
 	for _, g := range groups {
 		e.ingestTrace(g.id, extract(rs, g), source, resMatch, now, out)
+		out.flushIfFull() // outside the shard lock
 	}
 }
 
@@ -337,7 +377,7 @@ func extract(rs ptrace.ResourceSpans, g group) ptrace.Traces {
 	return td
 }
 
-func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time, out ptrace.Traces) {
+func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time, out *output) {
 	ctx := context.Background()
 	s := e.shardOf(id)
 	s.mu.Lock()
@@ -347,22 +387,22 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 		if k, ok := s.kept.Get(id); ok {
 			n := chunk.SpanCount()
 			e.markKept(chunk, threshold.Threshold(k.Threshold), k.Rule, 0, false)
-			chunk.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+			out.add(chunk, e.marshal.TracesSize(chunk))
 			e.tel.ProcessorMeshSamplingLateSpans.Add(ctx, int64(n), metric.WithAttributeSet(lateKept))
 			return
 		}
 		if s.dropped.Contains(id) {
-			e.tel.ProcessorMeshSamplingLateSpans.Add(ctx, int64(chunk.SpanCount()), metric.WithAttributeSet(lateDropped))
+			e.lateForDropped(s, id, chunk, source, resMatch, now, out)
 			return
 		}
-		if e.stressed.Load() {
-			e.decideUnbuffered(s, id, chunk, out)
+		if e.stressed.Load() && !e.closed.Load() {
+			e.decideUnbuffered(s, id, chunk, source, resMatch, now, out)
 			return
 		}
 	}
 	b, err := e.marshal.MarshalTraces(chunk)
 	if err != nil { // valid pdata always marshals; should it not, count the loss
-		e.tel.ProcessorMeshSamplingRefusedSpans.Add(ctx, int64(chunk.SpanCount()))
+		e.dropped(chunk.SpanCount(), dropUnbufferable)
 		e.logger.Error("cannot buffer spans", zap.Error(err))
 		return
 	}
@@ -370,7 +410,7 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 	if buffered {
 		before = t.bytes + t.memoryOverhead()
 	} else {
-		t = &trace{id: id, first: now.UnixNano(), upstream: threshold.Always}
+		t = newTrace(id, now.UnixNano())
 		s.traces[id] = t
 		s.order = append(s.order, id)
 		e.tel.ProcessorMeshSamplingTracesBuffered.Add(ctx, 1)
@@ -389,62 +429,93 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 	delta := int64(t.bytes + t.memoryOverhead() - before)
 	e.buffered.Add(delta)
 	e.tel.ProcessorMeshSamplingBytesBuffered.Add(ctx, delta)
-	t.complete = t.checkComplete()
 
+	reason := ""
 	switch {
-	case e.set.MaxSpansPerTrace > 0 && t.spans >= e.set.MaxSpansPerTrace:
-		e.decide(s, t, reasonSpanLimit, now, out)
-		delete(s.traces, id)
-	case e.set.MaxBytesPerTrace > 0 && t.bytes >= e.set.MaxBytesPerTrace:
-		e.decide(s, t, reasonByteLimit, now, out)
+	case e.closed.Load(): // Shutdown has drained this shard, or will: decide now
+		reason = reasonShutdown
+	case t.spans >= e.set.MaxSpansPerTrace:
+		reason = reasonSpanLimit
+	case t.bytes >= e.set.MaxBytesPerTrace:
+		reason = reasonByteLimit
+	}
+	if reason != "" {
+		e.decide(s, t, reason, now, out)
 		delete(s.traces, id)
 	}
 }
 
-// decideUnbuffered is stress relief: keep or drop a new trace by its trace
-// id alone, without buffering or rules.
-func (e *Engine) decideUnbuffered(s *shard, id pcommon.TraceID, chunk ptrace.Traces, out ptrace.Traces) {
-	var r uint64
-	var up threshold.Threshold
-	first := true
+// facts reads what the rules need from spans that will not be buffered.
+func (e *Engine) facts(id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time) *trace {
+	t := newTrace(id, now.UnixNano())
 	for _, rs := range chunk.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
-				ts := span.TraceState().AsRaw()
-				if first { // as for buffered traces: the first span's rv, else the trace id
-					r, first = threshold.Randomness(id, ts), false
-				}
-				if u, ok := threshold.Upstream(ts); ok && u > up {
-					up = u
-				}
+				e.observe(t, span, source, resMatch)
 			}
 		}
 	}
-	th := max(e.stressTh, up)
-	keep := th.Keeps(r)
-	attrs := metric.WithAttributeSet(decisionAttrs(RuleStressRelief, keep))
-	e.tel.ProcessorMeshSamplingDecisions.Add(context.Background(), 1, attrs)
+	t.spans = chunk.SpanCount()
+	return t
+}
+
+// lateForDropped handles spans of a dropped trace. Errors are kept first:
+// a trace dropped on what had arrived (span or byte limit, eviction, stress
+// relief, max_wait) may show its error only in a later span, and then its
+// remaining spans are kept from there on.
+func (e *Engine) lateForDropped(s *shard, id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time, out *output) {
+	ctx := context.Background()
+	n := chunk.SpanCount()
+	if t := e.facts(id, chunk, source, resMatch, now); t.protected() {
+		th, rule := e.rules.evaluate(t, now)
+		final := max(th, t.upstream)
+		if th != threshold.Never && final.Keeps(t.randomness) {
+			s.kept.Put(id, decisioncache.Kept{Threshold: uint64(final), Rule: rule})
+			e.markKept(chunk, final, rule, 0, false)
+			out.add(chunk, e.marshal.TracesSize(chunk))
+			e.tel.ProcessorMeshSamplingLateSpans.Add(ctx, int64(n), metric.WithAttributeSet(lateRescued))
+			return
+		}
+	}
+	e.tel.ProcessorMeshSamplingLateSpans.Add(ctx, int64(n), metric.WithAttributeSet(lateDropped))
+	e.dropped(n, dropLate)
+}
+
+// decideUnbuffered is stress relief: a new trace is decided at once, without
+// buffering, by its trace id alone, unless its spans show an error or a mesh
+// failure, which the rules keep as always.
+func (e *Engine) decideUnbuffered(s *shard, id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time, out *output) {
+	t := e.facts(id, chunk, source, resMatch, now)
+	th, rule := e.stressTh, RuleStressRelief
+	if t.protected() {
+		if rth, rrule := e.rules.evaluate(t, now); rth < th {
+			th, rule = rth, rrule
+		}
+	}
+	final := max(th, t.upstream)
+	keep := th != threshold.Never && final.Keeps(t.randomness)
+	e.tel.ProcessorMeshSamplingDecisions.Add(context.Background(), 1, metric.WithAttributeSet(decisionAttrs(rule, keep)))
 	if !keep {
 		s.dropped.Add(id)
+		e.dropped(t.spans, dropStressRelief)
 		return
 	}
-	s.kept.Put(id, decisioncache.Kept{Threshold: uint64(th), Rule: RuleStressRelief})
-	e.markKept(chunk, th, RuleStressRelief, 0, false)
-	chunk.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+	s.kept.Put(id, decisioncache.Kept{Threshold: uint64(final), Rule: rule})
+	e.markKept(chunk, final, rule, 0, false)
+	out.add(chunk, e.marshal.TracesSize(chunk))
 }
 
 // decide applies the rules to a buffered trace (the caller holds the shard
-// lock and removes the trace), records the decision, and appends kept spans
+// lock and removes the trace), records the decision, and adds kept spans
 // to out.
-func (e *Engine) decide(s *shard, t *trace, reason string, now time.Time, out ptrace.Traces) {
+func (e *Engine) decide(s *shard, t *trace, reason string, now time.Time, out *output) {
 	ctx := context.Background()
 	th, rule := e.rules.evaluate(t, now)
 	// The recorded threshold may only rise above an upstream one; the trace
 	// is kept when its randomness passes what is recorded.
 	final := max(th, t.upstream)
 	keep := th != threshold.Never && final.Keeps(t.randomness)
-	protected := t.err || t.failure || t.retry
-	if keep && !e.limiter.allow(protected, t.spans, now) {
+	if keep && !e.limiter.allow(t.protected(), t.spans, now) {
 		keep, rule = false, "rate_limit"
 	}
 	e.tel.ProcessorMeshSamplingDecisions.Add(ctx, 1, metric.WithAttributeSet(decisionAttrs(rule, keep)))
@@ -458,21 +529,27 @@ func (e *Engine) decide(s *shard, t *trace, reason string, now time.Time, out pt
 	e.tel.ProcessorMeshSamplingTracesBuffered.Add(ctx, -1)
 	if !keep {
 		s.dropped.Add(t.id)
+		e.dropped(t.spans, dropSampledOut)
 		return
 	}
 	s.kept.Put(t.id, decisioncache.Kept{Threshold: uint64(final), Rule: rule})
 	if e.rules.coverage != nil {
 		e.rules.coverage.record(t.edges, now)
 	}
-	root := t.rootSpanID()
+	root, complete := t.tree.rootSpanID(), t.complete()
+	passed := 0
 	for _, b := range t.chunks {
 		td, err := e.unmarshal.UnmarshalTraces(b)
 		if err != nil { // we marshaled it: cannot happen, but never panic
 			e.logger.Error("buffered chunk does not decode", zap.Error(err))
 			continue
 		}
-		e.markKept(td, final, rule, root, t.complete)
-		td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+		passed += td.SpanCount()
+		e.markKept(td, final, rule, root, complete)
+		out.add(td, len(b))
+	}
+	if lost := t.spans - passed; lost > 0 {
+		e.dropped(lost, dropUndecodable)
 	}
 }
 
@@ -496,7 +573,7 @@ func (e *Engine) markKept(td ptrace.Traces, th threshold.Threshold, rule string,
 }
 
 // runTick decides due traces, relieves memory pressure and updates the
-// stress-relief state, then emits what was kept.
+// stress-relief state, then passes on what was kept.
 func (e *Engine) runTick(ctx context.Context) {
 	now := e.clock.Now()
 	nowNs := now.UnixNano()
@@ -510,10 +587,10 @@ func (e *Engine) runTick(ctx context.Context) {
 			s.mu.Lock()
 			for id, t := range s.traces {
 				switch {
-				case t.complete && nowNs-t.last >= settle:
-					e.decide(s, t, reasonComplete, now, out.traces)
+				case t.complete() && nowNs-t.last >= settle:
+					e.decide(s, t, reasonComplete, now, out)
 				case nowNs-t.first >= maxWait:
-					e.decide(s, t, reasonMaxWait, now, out.traces)
+					e.decide(s, t, reasonMaxWait, now, out)
 				default:
 					continue
 				}
@@ -528,16 +605,22 @@ func (e *Engine) runTick(ctx context.Context) {
 			out.flushIfFull()
 		}
 	}
-	// Pressure is measured before it is relieved.
+	e.relieve(now, out)
+	out.flush()
+}
+
+// relieve updates the stress-relief state (pressure is measured before it
+// is relieved), then, over the byte budget, decides the oldest traces on
+// what they have.
+func (e *Engine) relieve(now time.Time, out *output) {
 	e.updateStress(now)
-	// Over the byte budget: decide the oldest traces on what they have.
 	for i := 0; e.buffered.Load() > e.set.MaxBufferedBytes; i++ {
-		if !e.evictOldest(e.shards[i%len(e.shards)], now, out.traces) && i >= len(e.shards) && e.empty() {
+		s := e.shards[e.evictNext.Add(1)%uint64(len(e.shards))]
+		if !e.evictOldest(s, now, out) && i >= len(e.shards) && e.empty() {
 			break
 		}
 		out.flushIfFull()
 	}
-	out.flush()
 }
 
 func (e *Engine) empty() bool {
@@ -552,7 +635,7 @@ func (e *Engine) empty() bool {
 	return true
 }
 
-func (e *Engine) evictOldest(s *shard, now time.Time, out ptrace.Traces) bool {
+func (e *Engine) evictOldest(s *shard, now time.Time, out *output) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.order) > 0 {
@@ -571,6 +654,8 @@ func (e *Engine) updateStress(now time.Time) {
 	if e.set.MaxBufferedBytes <= 0 || e.set.StressRelief.Activate <= 0 {
 		return
 	}
+	e.stressMu.Lock()
+	defer e.stressMu.Unlock()
 	fill := float64(e.buffered.Load()) / float64(e.set.MaxBufferedBytes)
 	switch on := e.stressed.Load(); {
 	case !on && fill >= e.set.StressRelief.Activate:
@@ -606,9 +691,30 @@ func (e *Engine) emit(ctx context.Context, out ptrace.Traces) {
 	if n == 0 {
 		return
 	}
+	if ctx.Err() != nil { // Shutdown's time is up
+		e.dropped(n, dropShutdown)
+		e.logger.Warn("kept spans not passed on: shutdown timed out", zap.Int("spans", n))
+		return
+	}
 	if err := e.next.ConsumeTraces(ctx, out); err != nil {
-		e.tel.ProcessorMeshSamplingRefusedSpans.Add(ctx, int64(n))
+		e.tel.ProcessorMeshSamplingRefusedSpans.Add(context.Background(), int64(n))
 		e.logger.Warn("next consumer refused kept spans", zap.Int("spans", n), zap.Error(err))
+	}
+}
+
+// Reasons for processor_mesh_sampling_dropped_spans.
+var (
+	dropSampledOut   = attribute.NewSet(attribute.String("reason", "sampled_out"))
+	dropLate         = attribute.NewSet(attribute.String("reason", "late"))
+	dropStressRelief = attribute.NewSet(attribute.String("reason", "stress_relief"))
+	dropShutdown     = attribute.NewSet(attribute.String("reason", "shutdown"))
+	dropUndecodable  = attribute.NewSet(attribute.String("reason", "undecodable"))
+	dropUnbufferable = attribute.NewSet(attribute.String("reason", "unbufferable"))
+)
+
+func (e *Engine) dropped(spans int, reason attribute.Set) {
+	if spans > 0 {
+		e.tel.ProcessorMeshSamplingDroppedSpans.Add(context.Background(), int64(spans), metric.WithAttributeSet(reason))
 	}
 }
 
@@ -621,6 +727,7 @@ func (e *Engine) BufferedBytes() int64 { return e.buffered.Load() }
 var (
 	lateKept    = attribute.NewSet(attribute.String("source", "kept_cache"), attribute.String("outcome", "kept"))
 	lateDropped = attribute.NewSet(attribute.String("source", "dropped_cache"), attribute.String("outcome", "dropped"))
+	lateRescued = attribute.NewSet(attribute.String("source", "dropped_cache"), attribute.String("outcome", "kept"))
 )
 
 func decisionAttrs(rule string, keep bool) attribute.Set {

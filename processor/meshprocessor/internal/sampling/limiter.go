@@ -17,16 +17,19 @@ type limiter struct {
 	last                  time.Time
 }
 
-// init sizes the buckets: one second of tokens, but at least one trace and
-// the spans of the largest trace, so that any trace can pass.
-func (l *limiter) init(tracesPerSecond, spansPerSecond float64, maxSpansPerTrace int, now time.Time) {
+// init sizes the buckets: one second of tokens, at least one trace and one
+// span.
+func (l *limiter) init(tracesPerSecond, spansPerSecond float64, now time.Time) {
 	l.tracesRate, l.spansRate = tracesPerSecond, spansPerSecond
 	l.tracesCap = max(tracesPerSecond, 1)
-	l.spansCap = max(spansPerSecond, float64(maxSpansPerTrace))
+	l.spansCap = max(spansPerSecond, 1)
 	l.traces, l.spans = l.tracesCap, l.spansCap
 	l.last = now
 }
 
+// allow spends the tokens of a trace of the given spans. A trace larger than
+// the span bucket passes when the bucket is full (and empties it below
+// zero), so that no trace is refused forever.
 func (l *limiter) allow(protected bool, spans int, now time.Time) bool {
 	if l.tracesRate <= 0 && l.spansRate <= 0 {
 		return true
@@ -38,7 +41,8 @@ func (l *limiter) allow(protected bool, spans int, now time.Time) bool {
 		l.spans = min(l.spans+dt*l.spansRate, l.spansCap)
 		l.last = now
 	}
-	ok := (l.tracesRate <= 0 || l.traces >= 1) && (l.spansRate <= 0 || l.spans >= float64(spans))
+	need := min(float64(spans), l.spansCap)
+	ok := (l.tracesRate <= 0 || l.traces >= 1) && (l.spansRate <= 0 || l.spans >= need)
 	if !ok && !protected {
 		return false
 	}

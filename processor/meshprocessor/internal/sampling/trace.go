@@ -3,7 +3,9 @@ package sampling
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"slices"
 	"strings"
+	"unsafe"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -22,29 +24,38 @@ type trace struct {
 	bytes       int
 	spans       int
 
-	// Structure, for completeness: span ids, their parents, the outbound
-	// client hops that wait for their server span, and the parents and ids
-	// of inbound server spans (Envoy's Zipkin tracer can share the client's
-	// span id with the server span).
-	spanIDs, parents                 []uint64
-	outbound, serverParent, serverID []uint64
+	tree structure // completeness, see complete.go
 
 	err, failure, retry, canary, slow bool
-	minStart, maxEnd                  uint64
+	minStart, maxEnd                  uint64 // of spans with both timestamps set
 	edges                             []uint64
 	attrMatch                         uint64
 
+	// randomness is the trace's OTEP 235 randomness: an explicit `rv` from
+	// any of its spans, else its trace id.
 	randomness uint64
+	explicitRV bool
 	upstream   threshold.Threshold
-	complete   bool
+}
+
+func newTrace(id pcommon.TraceID, now int64) *trace {
+	return &trace{id: id, first: now, randomness: threshold.TraceIDRandomness(id), upstream: threshold.Always}
 }
 
 func spanKey(id pcommon.SpanID) uint64 { return binary.BigEndian.Uint64(id[:]) }
 
+// traceFixedBytes is what a buffered trace costs besides its spans and ids:
+// the struct, its entry in the shard's map and in the arrival-order queue.
+const traceFixedBytes = int(unsafe.Sizeof(trace{})) + 48 + int(unsafe.Sizeof(pcommon.TraceID{}))
+
 // memoryOverhead estimates the bytes a trace holds beyond its chunks.
 func (t *trace) memoryOverhead() int {
-	return 160 + 8*(cap(t.spanIDs)+cap(t.parents)+cap(t.outbound)+cap(t.serverParent)+cap(t.serverID)+cap(t.edges)) + 24*cap(t.chunks)
+	return traceFixedBytes + t.tree.bytes() + 8*cap(t.edges) + 24*cap(t.chunks)
 }
+
+func (t *trace) complete() bool { return t.tree.complete() }
+
+func (t *trace) protected() bool { return t.err || t.failure || t.retry }
 
 // spanFacts is what one span contributes to its trace.
 type spanFacts struct {
@@ -94,18 +105,32 @@ func (e *Engine) observe(t *trace, span ptrace.Span, source string, resAttrMatch
 	t.retry = t.retry || f.retry
 	t.canary = t.canary || f.canary
 
-	start, end := uint64(span.StartTimestamp()), uint64(span.EndTimestamp())
-	if t.minStart == 0 || (start != 0 && start < t.minStart) {
-		t.minStart = start
+	// A span without both timestamps says nothing about latency (a zero
+	// start would make it 55 years long).
+	if start, end := uint64(span.StartTimestamp()), uint64(span.EndTimestamp()); start != 0 && end > start {
+		if t.minStart == 0 || start < t.minStart {
+			t.minStart = start
+		}
+		t.maxEnd = max(t.maxEnd, end)
+		if hop := e.rules.hopThreshold(f.dest); hop > 0 && end-start >= uint64(hop) {
+			t.slow = true
+		}
 	}
-	t.maxEnd = max(t.maxEnd, end)
-	if hop := e.rules.hopThreshold(f.dest); hop > 0 && end > start && int64(end-start) >= int64(hop) {
-		t.slow = true
+
+	ts := span.TraceState().AsRaw()
+	if !t.explicitRV {
+		if rv, ok := threshold.ExplicitRandomness(ts); ok {
+			t.randomness, t.explicitRV = rv, true
+		}
+	}
+	if up, ok := threshold.Upstream(ts); ok && up > t.upstream {
+		t.upstream = up
 	}
 
 	id, parent := spanKey(span.SpanID()), spanKey(span.ParentSpanID())
-	t.spanIDs = append(t.spanIDs, id)
-	t.parents = append(t.parents, parent)
+	if !t.tree.add(id, parent, span.Kind()) {
+		return // delivered twice: its structure is known
+	}
 	switch span.Kind() {
 	case ptrace.SpanKindClient:
 		if f.outbound && f.dest != "" {
@@ -115,7 +140,7 @@ func (e *Engine) observe(t *trace, span ptrace.Span, source string, resAttrMatch
 			failed := f.failure || (f.err && (f.status == 0 || f.status == 502 || f.status == 503 || f.status == 504))
 			external := f.destNamespace == "" && strings.Contains(f.dest, ".")
 			if !failed && !external {
-				t.outbound = append(t.outbound, id)
+				t.tree.addOutboundHop(id)
 			}
 			if source != "" {
 				t.edges = appendUnique(t.edges, edgeKey(source, f.dest))
@@ -123,16 +148,8 @@ func (e *Engine) observe(t *trace, span ptrace.Span, source string, resAttrMatch
 		}
 	case ptrace.SpanKindServer:
 		if f.inbound {
-			t.serverParent = append(t.serverParent, parent)
-			t.serverID = append(t.serverID, id)
+			t.tree.addInboundServer(id, parent)
 		}
-	}
-	ts := span.TraceState().AsRaw()
-	if t.spans == 0 && len(t.spanIDs) == 1 {
-		t.randomness = threshold.Randomness(t.id, ts)
-	}
-	if up, ok := threshold.Upstream(ts); ok && up > t.upstream {
-		t.upstream = up
 	}
 }
 
@@ -148,88 +165,8 @@ func edgeKey(source, dest string) uint64 {
 }
 
 func appendUnique(s []uint64, v uint64) []uint64 {
-	if contains(s, v) {
+	if slices.Contains(s, v) {
 		return s
 	}
 	return append(s, v)
-}
-
-// checkComplete: the spans form one tree under the trace's root (the only
-// span whose parent is not in the trace is the root, which has no parent)
-// and every outbound client hop has its inbound server span.
-func (t *trace) checkComplete() bool {
-	has := t.spanSet()
-	roots := 0
-	for _, p := range t.parents {
-		if p == 0 {
-			roots++
-		} else if !has(p) {
-			return false // a part of the tree above this span is missing
-		}
-	}
-	if roots != 1 {
-		return false
-	}
-	matched := setOf(t.serverParent, t.serverID)
-	for _, hop := range t.outbound {
-		if !matched(hop) {
-			return false
-		}
-	}
-	return true
-}
-
-// spanSet returns a membership test for the trace's span ids.
-func (t *trace) spanSet() func(uint64) bool { return setOf(t.spanIDs) }
-
-// setOf returns a membership test for ids: a scan for the usual handful, a
-// map for big traces.
-func setOf(lists ...[]uint64) func(uint64) bool {
-	n := 0
-	for _, l := range lists {
-		n += len(l)
-	}
-	if n <= 32 {
-		return func(id uint64) bool {
-			for _, l := range lists {
-				if contains(l, id) {
-					return true
-				}
-			}
-			return false
-		}
-	}
-	set := make(map[uint64]struct{}, n)
-	for _, l := range lists {
-		for _, x := range l {
-			set[x] = struct{}{}
-		}
-	}
-	return func(id uint64) bool { _, ok := set[id]; return ok }
-}
-
-func contains(s []uint64, v uint64) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-// rootSpanID is the span without a parent or, in a trace whose root never
-// arrived, the first span whose parent is missing.
-func (t *trace) rootSpanID() uint64 {
-	for i, p := range t.parents {
-		if p == 0 {
-			return t.spanIDs[i]
-		}
-	}
-	has := t.spanSet()
-	for i, p := range t.parents {
-		if !has(p) {
-			return t.spanIDs[i]
-		}
-	}
-	return 0
 }

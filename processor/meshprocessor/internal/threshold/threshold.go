@@ -85,10 +85,14 @@ func (t Threshold) AdjustedCount() float64 {
 func (t Threshold) Keeps(r uint64) bool { return r >= uint64(t) }
 
 // String encodes the threshold as `th` does: 14 hex digits with trailing
-// zeros removed, "0" for Always.
+// zeros removed, "0" for Always. Never has no `th` encoding (nothing with it
+// is kept, so it is never written): it prints as "never", for logs.
 func (t Threshold) String() string {
 	if t == Always {
 		return "0"
+	}
+	if t >= Never {
+		return "never"
 	}
 	s := strconv.FormatUint(uint64(t), 16)
 	s = strings.Repeat("0", 14-len(s)) + s
@@ -111,11 +115,25 @@ func Parse(s string) (Threshold, error) {
 // the tracestate's `ot` entry when present and valid, else the last 7 bytes
 // of the trace id.
 func Randomness(traceID pcommon.TraceID, tracestate string) uint64 {
+	if v, ok := ExplicitRandomness(tracestate); ok {
+		return v
+	}
+	return TraceIDRandomness(traceID)
+}
+
+// ExplicitRandomness returns the tracestate's valid `rv` value, if any.
+func ExplicitRandomness(tracestate string) (uint64, bool) {
 	if rv, ok := otValue(tracestate, "rv"); ok && len(rv) == 14 {
 		if v, err := strconv.ParseUint(rv, 16, 64); err == nil {
-			return v
+			return v, true
 		}
 	}
+	return 0, false
+}
+
+// TraceIDRandomness is the randomness of a trace without `rv`: the last 7
+// bytes of its id.
+func TraceIDRandomness(traceID pcommon.TraceID) uint64 {
 	return binary.BigEndian.Uint64(traceID[8:]) & (max56 - 1)
 }
 

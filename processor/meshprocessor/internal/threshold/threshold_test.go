@@ -1,6 +1,7 @@
 package threshold
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -73,4 +74,12 @@ func TestComposeAndWrite(t *testing.T) {
 	assert.Equal(t, "ot=th:8", WithThreshold("", half))
 	assert.Equal(t, "ot=th:c;rv:7f000000000000,vendor=a", WithThreshold("vendor=a,ot=th:8;rv:7f000000000000", quarter))
 	assert.Equal(t, "ot=th:0,congo=t61rcWkgMzE", WithThreshold("congo=t61rcWkgMzE", Always))
+}
+
+// Never has no th encoding; printing it (stress relief at probability 0 logs
+// its threshold) must not panic.
+func TestNeverString(t *testing.T) {
+	assert.Equal(t, "never", Never.String())
+	assert.Equal(t, "never", FromProbability(0).String())
+	assert.Equal(t, "never", FromProbability(math.NaN()).String())
 }

@@ -1,0 +1,44 @@
+{{/* The exporter's retries and persistent sending queue, as in
+configs/gateway.yaml and configs/agent.yaml: retries never give up while the
+queue holds data (max_elapsed_time 0), the queue is persisted by the
+file_storage extension and bounded in bytes, and exports are batched in at
+most 3 MiB (split when larger), under a gRPC receiver's default 4 MiB. */}}
+{{- define "otelcol-mesh.exportQueue" -}}
+retry_on_failure:
+  enabled: true
+  initial_interval: 1s
+  max_interval: {{ ternary "10s" "5s" (eq .Values.mode "gateway") }}
+  max_elapsed_time: 0
+sending_queue:
+  enabled: true
+  storage: file_storage
+  num_consumers: 4
+  sizer: bytes
+  queue_size: {{ int64 .Values.queue.sizeBytes }}
+  batch:
+    sizer: bytes
+    min_size: 1048576
+    max_size: 3145728
+    flush_timeout: 200ms
+{{- end -}}
+
+{{/* The file_storage extension of the persistent queue, in the volume
+mounted at /var/lib/otelcol-mesh (workload.yaml). */}}
+{{- define "otelcol-mesh.fileStorage" -}}
+# The persistent sending queue. fsync {{ ternary "on: every write waits for the disk" "off: a write survives a crash of the container (page cache), not a crash of the node" .Values.queue.fsync }}.
+file_storage:
+  directory: ${env:OTELCOL_MESH_STORAGE_DIR}
+  create_directory: true
+  fsync: {{ .Values.queue.fsync }}
+  timeout: 1s
+  compaction:
+    directory: ${env:OTELCOL_MESH_STORAGE_DIR}
+    on_start: true
+    on_rebound: true
+{{- end -}}
+
+{{/* The queue's volume size for an emptyDir: the queue's bytes plus a
+quarter for the database's own pages. */}}
+{{- define "otelcol-mesh.queueVolumeMiB" -}}
+{{- add (div (mul (int64 .Values.queue.sizeBytes) 5) (mul 4 1048576)) 1 -}}
+{{- end -}}

@@ -1,0 +1,217 @@
+package sampling
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/threshold"
+)
+
+// incomplete returns the first two spans of a trace: its root hop waits for
+// a server span that does not come, so the trace stays buffered.
+func incomplete(id uint64) ptrace.Traces {
+	return buildTraces("a", hop(traceID(id, id), 0)[:2]...)
+}
+
+// stressed returns an engine whose stress relief is on.
+func stressed(t *testing.T, probability float64) *testEngine {
+	set := defaultSettings()
+	set.MaxBufferedBytes = 16 << 10
+	set.StressRelief = StressRelief{Activate: 0.5, Deactivate: 0.25, MinActive: time.Minute, Probability: probability}
+	te := newTestEngine(t, set)
+	for i := uint64(1); !te.Stressed(); i++ {
+		require.Less(t, i, uint64(10_000))
+		require.NoError(t, te.Ingest(t.Context(), incomplete(i)))
+	}
+	te.after(100 * time.Millisecond)
+	return te
+}
+
+// The crash of issue 9: stress relief with probability 0 logged its
+// threshold, whose String panicked. The engine also keeps errors then.
+func TestStressReliefAtProbabilityZero(t *testing.T) {
+	te := stressed(t, 0)
+	plain, failed := traceID(1<<40, 7), traceID(1<<40, 8) // ids stressed() did not use
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", hop(plain, 200)...)))
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", hop(failed, 503)...)))
+	kept := te.sink.kept()
+	require.Len(t, kept, 3, "only the error trace")
+	for _, s := range kept {
+		assert.Equal(t, failed, s.TraceID())
+	}
+	assert.Equal(t, int64(3), te.counter(t, "otelcol_processor_mesh_sampling_dropped_spans", "reason", "stress_relief"))
+}
+
+// Under stress relief a trace is decided on its first chunk; when its error
+// comes in a later chunk, the rest of the trace is kept from there on.
+func TestLateErrorRescuesDroppedTrace(t *testing.T) {
+	te := stressed(t, 0.0001)
+	id := traceID(0, 1) // randomness 1: dropped by trace id
+	spans := hop(id, 500)
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", spans[:2]...)))
+	assert.Empty(t, te.sink.kept())
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("b", spans[2])))
+	kept := te.sink.kept()
+	require.Len(t, kept, 1, "the error span is kept")
+	assert.Equal(t, "ot=th:0", kept[0].TraceState().AsRaw(), "with the errors rule's threshold")
+	// and so is what follows it
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("b", spanSpec{trace: id, id: 9, parent: 3, kind: ptrace.SpanKindInternal, seq: 9})))
+	assert.Len(t, te.sink.kept(), 2)
+}
+
+// max_spans_per_trace: 2 decided error traces on their first two spans and
+// dropped the error span as late.
+func TestSpanLimitKeepsTheLateError(t *testing.T) {
+	set := defaultSettings()
+	set.MaxSpansPerTrace = 2
+	te := newTestEngine(t, set)
+	id := traceID(3, 3)
+	spans := hop(id, 503)
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", spans[:2]...)))
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("b", spans[2])))
+	kept := te.sink.kept()
+	require.Len(t, kept, 1)
+	assert.Equal(t, ptrace.StatusCodeError, kept[0].Status().Code())
+}
+
+// A root delivered twice (a retry of the agent tier) is one root: the trace
+// completes and is decided after settle_time, not max_wait.
+func TestDuplicateRootCompletes(t *testing.T) {
+	set := defaultSettings()
+	set.Rules.Baseline = 1
+	te := newTestEngine(t, set)
+	spans := hop(traceID(4, 4), 200)
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", spans...)))
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", spans[0])))
+	te.after(1100 * time.Millisecond)
+	assert.Len(t, te.sink.kept(), 4, "decided after the settle time; both copies passed on")
+}
+
+// A span with start time 0 lasted 55 years: the trace was always "slow".
+func TestZeroStartIsNotSlow(t *testing.T) {
+	set := defaultSettings()
+	set.Rules.Latency = LatencyRule{Probability: 1, Threshold: time.Second}
+	te := newTestEngine(t, set)
+	spans := hop(traceID(5, 5), 200)
+	spans[1].start = 0
+	spans[2].end = 0
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", spans...)))
+	te.after(1100 * time.Millisecond)
+	assert.Empty(t, te.sink.kept())
+	spans = hop(traceID(6, 6), 200)
+	spans[2].end += uint64(2 * time.Second)
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", spans...)))
+	te.after(1100 * time.Millisecond)
+	assert.Len(t, te.sink.kept(), 3, "a real slow hop still is")
+}
+
+// The trace's randomness is its explicit rv wherever it appears, not the
+// randomness of whichever span came first.
+func TestExplicitRandomnessOnALaterSpan(t *testing.T) {
+	set := defaultSettings()
+	set.Rules.Baseline = 0.5
+	te := newTestEngine(t, set)
+	id := traceID(0, 1) // trace-id randomness 1: below th:8
+	spans := hop(id, 200)
+	spans[2].tracestate = "ot=rv:f0000000000000;th:8"
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", spans[:2]...)))
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("b", spans[2])))
+	te.after(1100 * time.Millisecond)
+	kept := te.sink.kept()
+	require.Len(t, kept, 3, "rv f0… passes th:8: kept as the upstream sampler kept it")
+	for _, s := range kept {
+		th, ok := threshold.Upstream(s.TraceState().AsRaw())
+		require.True(t, ok)
+		assert.Equal(t, threshold.FromProbability(0.5), th)
+	}
+}
+
+// While the next consumer blocks the tick, ingest keeps the byte bound.
+func TestByteBoundWhileConsumerBlocks(t *testing.T) {
+	set := defaultSettings()
+	set.MaxBufferedBytes = 64 << 10
+	te := newTestEngine(t, set)
+	block := make(chan struct{})
+	te.sink.mu.Lock()
+	te.sink.block, te.sink.entered = block, make(chan struct{}, 1)
+	te.sink.mu.Unlock()
+	// One complete error trace, kept by a tick that then blocks in the consumer.
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", hop(traceID(1, 1), 503)...)))
+	te.clock.advance(2 * time.Second)
+	tickDone := make(chan struct{})
+	go func() { te.Tick(); close(tickDone) }()
+	<-te.sink.entered
+	// Ingest must not block on the blocked tick, nor buffer without bound:
+	// it evicts (and drops: baseline 0) the oldest traces itself.
+	for i := uint64(10); i < 3000; i++ {
+		require.NoError(t, te.Ingest(t.Context(), incomplete(i)))
+		require.LessOrEqual(t, te.BufferedBytes(), int64(64<<10), "within the bound after every request")
+	}
+	assert.Positive(t, te.counter(t, "otelcol_processor_mesh_sampling_forced_decisions", "reason", "memory"))
+	close(block)
+	<-tickDone
+}
+
+// Shutdown honours its context while the loop is blocked in the consumer,
+// and counts what it could not pass on.
+func TestShutdownHonoursContext(t *testing.T) {
+	set := defaultSettings()
+	set.Rules.Baseline = 1
+	te := newTestEngine(t, set)
+	block := make(chan struct{})
+	defer close(block)
+	te.sink.mu.Lock()
+	te.sink.block, te.sink.entered = block, make(chan struct{}, 1)
+	te.sink.mu.Unlock()
+	require.NoError(t, te.Ingest(t.Context(), buildTraces("a", hop(traceID(1, 1), 200)...)))
+	require.NoError(t, te.Ingest(t.Context(), incomplete(2)))
+	te.clock.advance(2 * time.Second)
+	go te.Tick() // decides the first trace and blocks in the consumer
+	<-te.sink.entered
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := te.Shutdown(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 5*time.Second, "returns once its context is done")
+	assert.Zero(t, te.BufferedBytes(), "everything decided")
+	assert.Equal(t, int64(2), te.counter(t, "otelcol_processor_mesh_sampling_dropped_spans", "reason", "shutdown"), "the buffered trace kept at shutdown could not be passed on: counted")
+}
+
+// Spans that arrive while or after the engine shuts down are decided at
+// once, not buffered for a loop that no longer runs.
+func TestSpansAfterShutdownAreDecided(t *testing.T) {
+	set := defaultSettings()
+	set.Rules.Baseline = 1
+	te := newTestEngine(t, set)
+	require.NoError(t, te.Shutdown(t.Context()))
+	require.NoError(t, te.Ingest(t.Context(), incomplete(1)))
+	assert.Len(t, te.sink.kept(), 2)
+	assert.Zero(t, te.BufferedBytes())
+}
+
+// The byte bound counts what a buffered trace really holds: after a GC, the
+// heap retained by buffered traces is within what BufferedBytes reports.
+func TestBufferedBytesCoverTheHeap(t *testing.T) {
+	set := defaultSettings()
+	set.Shards = 1
+	te := newTestEngine(t, set)
+	const n = 20_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		require.NoError(t, te.Ingest(t.Context(), incomplete(uint64(i+1))))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	retained := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("retained %d B, counted %d B (%.0f B per trace)", retained, te.BufferedBytes(), float64(te.BufferedBytes())/n)
+	assert.GreaterOrEqual(t, te.BufferedBytes(), retained*9/10)
+}
