@@ -2,14 +2,15 @@ package sampling // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshp
 
 import (
 	"regexp"
-	"sync"
 	"time"
 
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/threshold"
 )
 
 // Rule names, in evaluation order; the deciding rule is the first of the
-// matching rules with the lowest threshold (highest probability).
+// matching rules with the lowest threshold (highest probability). Each rule
+// is a file of its own (rule_*.go); this file holds their configuration and
+// the evaluation.
 const (
 	RuleErrors       = "errors"
 	RuleMeshFailures = "mesh_failures"
@@ -60,106 +61,63 @@ type EdgeCoverageRule struct {
 	Window    time.Duration
 }
 
-// compiled rules: thresholds computed once.
+// rule is one sampling rule: whether a trace matches it, and the threshold
+// it keeps a match with.
+type rule interface {
+	name() string
+	threshold() threshold.Threshold
+	matches(t *trace, now time.Time) bool
+}
+
+// compiledRules are the configured rules, thresholds computed once, in
+// evaluation order; baseline matches every trace.
 type compiledRules struct {
-	errors, failures, latency, canary, baseline threshold.Threshold
-	attributes                                  []threshold.Threshold
-	attributeNames                              []string
-	rules                                       Rules
-	coverage                                    *edgeCoverage
+	list     []rule
+	baseline threshold.Threshold
+	latency  *latencyRule  // also asked about hops while spans arrive
+	coverage *edgeCoverage // also told about kept traces; nil when off
 }
 
 func compile(r Rules, now time.Time) *compiledRules {
 	c := &compiledRules{
-		errors:   threshold.FromProbability(r.Errors),
-		failures: threshold.FromProbability(r.MeshFailures),
-		latency:  threshold.FromProbability(r.Latency.Probability),
-		canary:   threshold.FromProbability(r.Canary),
 		baseline: threshold.FromProbability(r.Baseline),
-		rules:    r,
+		latency:  newLatencyRule(r.Latency),
 	}
-	for _, a := range r.Attributes {
-		c.attributes = append(c.attributes, threshold.FromProbability(a.Probability))
-		c.attributeNames = append(c.attributeNames, RuleAttribute+"/"+a.Name)
+	c.list = []rule{
+		newErrorsRule(r.Errors),
+		newMeshFailuresRule(r.MeshFailures),
+		c.latency,
+		newCanaryRule(r.Canary),
+	}
+	for i, a := range r.Attributes {
+		c.list = append(c.list, newAttributeRule(a, i))
 	}
 	if r.EdgeCoverage.MinTraces > 0 {
-		c.coverage = &edgeCoverage{min: r.EdgeCoverage.MinTraces, window: r.EdgeCoverage.Window, start: now, kept: map[uint64]int{}}
+		c.coverage = newEdgeCoverage(r.EdgeCoverage, now)
+		c.list = append(c.list, c.coverage)
 	}
 	return c
 }
 
 // evaluate returns the threshold and the deciding rule for a trace: the
 // lowest threshold among the rules it matches (baseline always matches).
+// Rules are considered in documented order: a strictly lower threshold
+// wins, so ties go to the earlier rule, and any rule beats the baseline.
 func (c *compiledRules) evaluate(t *trace, now time.Time) (threshold.Threshold, string) {
-	best, rule := c.baseline, RuleBaseline
-	// Rules are considered in documented order: a strictly lower threshold
-	// wins, so ties go to the earlier rule, and any rule beats the baseline.
-	first := func(match bool, th threshold.Threshold, name string) {
-		if match && th != threshold.Never && (th < best || (th == best && rule == RuleBaseline)) {
-			best, rule = th, name
+	best, name := c.baseline, RuleBaseline
+	for _, r := range c.list {
+		th := r.threshold()
+		if th == threshold.Never || th > best || (th == best && name != RuleBaseline) {
+			continue
+		}
+		if r.matches(t, now) {
+			best, name = th, r.name()
 		}
 	}
-	first(t.err, c.errors, RuleErrors)
-	first(t.failure || t.retry, c.failures, RuleMeshFailures)
-	first(t.slow || c.traceSlow(t), c.latency, RuleLatency)
-	first(t.canary, c.canary, RuleCanary)
-	for i := range c.attributes {
-		first(t.attrMatch&(1<<uint(i)) != 0, c.attributes[i], c.attributeNames[i])
-	}
-	if c.coverage != nil && c.coverage.below(t.edges, now) {
-		first(true, threshold.Always, RuleEdgeCoverage)
-	}
-	return best, rule
-}
-
-func (c *compiledRules) traceSlow(t *trace) bool {
-	d := c.rules.Latency.Threshold
-	return d > 0 && t.maxEnd > t.minStart && time.Duration(t.maxEnd-t.minStart) >= d
+	return best, name
 }
 
 // hopThreshold returns the latency threshold for a span to dest.
 func (c *compiledRules) hopThreshold(dest string) time.Duration {
-	if d, ok := c.rules.Latency.PerDestination[dest]; ok {
-		return d
-	}
-	return c.rules.Latency.Threshold
-}
-
-// edgeCoverage counts kept traces per edge in the current window.
-type edgeCoverage struct {
-	mu     sync.Mutex
-	min    int
-	window time.Duration
-	start  time.Time
-	kept   map[uint64]int
-}
-
-func (e *edgeCoverage) roll(now time.Time) {
-	if now.Sub(e.start) >= e.window {
-		clear(e.kept)
-		e.start = now
-	}
-}
-
-// below reports whether any of the edges has fewer kept traces than the minimum.
-func (e *edgeCoverage) below(edges []uint64, now time.Time) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.roll(now)
-	for _, edge := range edges {
-		if e.kept[edge] < e.min {
-			return true
-		}
-	}
-	return false
-}
-
-// record counts a kept trace on its edges.
-func (e *edgeCoverage) record(edges []uint64, now time.Time) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.roll(now)
-	for _, edge := range edges {
-		e.kept[edge]++
-	}
+	return c.latency.hopThreshold(dest)
 }

@@ -2,9 +2,31 @@ package sampling
 
 import (
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/threshold"
 )
+
+// attributeRule keeps traces with a span (or resource) attribute that
+// matches its AttributeRule. Spans are matched as they arrive (observe
+// sets bit i of trace.attrMatch for the i-th attribute rule).
+type attributeRule struct {
+	th   threshold.Threshold
+	n    string
+	mask uint64
+}
+
+func newAttributeRule(a AttributeRule, i int) attributeRule {
+	return attributeRule{th: threshold.FromProbability(a.Probability), n: RuleAttribute + "/" + a.Name, mask: 1 << uint(i)}
+}
+
+func (r attributeRule) name() string                   { return r.n }
+func (r attributeRule) threshold() threshold.Threshold { return r.th }
+func (r attributeRule) matches(t *trace, _ time.Time) bool {
+	return t.attrMatch&r.mask != 0
+}
 
 // matchAttribute returns the bits of the attribute rules (span or resource
 // scoped) on key that v matches.
