@@ -45,3 +45,7 @@ const (
 
 // addedKeys is about how many attributes normalizing adds to a proxy span.
 const addedKeys = 24
+
+// addedResourceKeys is at most how many attributes normalizing adds to the
+// resource of Envoy spans.
+const addedResourceKeys = 12

@@ -190,9 +190,10 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	if t.userAgent != "" && t.userAgent != "-" {
 		attrs.PutStr(semconv.UserAgentOriginal, t.userAgent)
 	}
-	putPeer(attrs, t.peerAddress, !client)
-	if client && t.upstreamAddress != "" {
-		putPeer(attrs, t.upstreamAddress, false)
+	if client {
+		putClientPeer(attrs, t.peerAddress, t.upstreamAddress)
+	} else {
+		putPeer(attrs, t.peerAddress, true)
 	}
 	putSize(b, attrs, semconv.HTTPRequestBodySize, tagRequestSize, t.requestSize)
 	putSize(b, attrs, semconv.HTTPResponseBodySize, tagResponseSize, t.respSize)

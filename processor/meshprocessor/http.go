@@ -195,6 +195,30 @@ func putPeer(attrs pcommon.Map, addr string, setClient bool) {
 	}
 }
 
+// putClientPeer maps a CLIENT span's peer: upstream_address (the upstream
+// host Envoy connected to) wins over peer.address, whose port is kept when
+// upstream_address has none. Each key is written once.
+func putClientPeer(attrs pcommon.Map, peer, upstream string) {
+	var host, port string
+	if upstream != "" && upstream != "-" {
+		host, port = semconv.HostPort(upstream)
+	}
+	if host == "" {
+		putPeer(attrs, peer, false)
+		return
+	}
+	p, ok := semconv.Port(port)
+	if !ok && peer != "" && peer != "-" {
+		if peerHost, peerPort := semconv.HostPort(peer); peerHost != "" {
+			p, ok = semconv.Port(peerPort)
+		}
+	}
+	attrs.PutStr(semconv.NetworkPeerAddress, host)
+	if ok {
+		attrs.PutInt(semconv.NetworkPeerPort, p)
+	}
+}
+
 func putSize(b *batch, attrs pcommon.Map, key, tag, s string) {
 	if s == "" {
 		return
@@ -206,7 +230,28 @@ func putSize(b *batch, attrs pcommon.Map, key, tag, s string) {
 	b.malformed(tag)
 }
 
+// parseCount parses a non-negative decimal count as strconv.ParseInt does.
+// Plain digit strings of up to 18 digits (which cannot overflow) are parsed
+// directly: ParseInt allocates its error for the usual "" and "-".
 func parseCount(s string) (int64, bool) {
+	if s == "" || s == "-" {
+		return 0, false
+	}
+	if len(s) <= 18 {
+		var n int64
+		digits := true
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				digits = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if digits {
+			return n, true
+		}
+	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil && n >= 0
 }

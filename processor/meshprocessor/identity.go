@@ -137,6 +137,8 @@ func (b *batch) writeEnvoyResource(res pcommon.Map) string {
 	if ev.istio {
 		mesh = meshIstio
 	}
+	// One allocation for the keys added below instead of repeated growth.
+	res.EnsureCapacity(res.Len() + addedResourceKeys)
 	res.PutStr(attrMeshName, mesh)
 	res.PutStr(attrMeshProxy, proxyEnvoy)
 
@@ -204,7 +206,7 @@ func (b *batch) writeEnvoyResource(res pcommon.Map) string {
 	placeholder := ev.serviceName == envoyDefaultService || ev.serviceName == ""
 	istioName := false
 	service := ev.canonicalService
-	if app, found := strings.CutSuffix(ev.serviceName, "."+ns); found && ns != "" {
+	if app, found := cutNamespace(ev.serviceName, ns); found {
 		istioName = true
 		if service == "" && app != "istio-proxy" {
 			service = app
@@ -236,6 +238,16 @@ func promoteService(res pcommon.Map, rename bool, service, namespace, version st
 	if version != "" {
 		putIfAbsent(res, attrServiceVersion, version)
 	}
+}
+
+// cutNamespace cuts "."+ns off s without building that suffix; an empty ns
+// never matches.
+func cutNamespace(s, ns string) (string, bool) {
+	n := len(s) - len(ns) - 1
+	if ns == "" || n < 0 || s[n] != '.' || s[n+1:] != ns {
+		return s, false
+	}
+	return s[:n], true
 }
 
 func putIfAbsent(m pcommon.Map, key, value string) {

@@ -203,6 +203,9 @@ func redactURL(s string) (string, bool) {
 
 // redactUserinfo replaces what precedes the last '@' of a URL's authority.
 func redactUserinfo(s string) (string, bool) {
+	if strings.IndexByte(s, '@') < 0 {
+		return s, false // no userinfo (the common case), whatever the form
+	}
 	start, schemeless := 0, false
 	if i := strings.Index(s, "://"); i > 0 && !strings.ContainsAny(s[:i], "/?#@") {
 		start = i + 3
