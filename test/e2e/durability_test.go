@@ -175,20 +175,26 @@ func (e *errorTraffic) sendOne(ctx context.Context, s meshgen.Sender, batch int)
 
 // run sends batch traces every interval to endpoint until ctx ends.
 func (e *errorTraffic) run(ctx context.Context, t *testing.T, endpoint string, interval time.Duration, batch int) <-chan struct{} {
-	done := make(chan struct{})
 	s, err := meshgen.NewOTLPSender(endpoint, "")
 	require.NoError(t, err)
+	return every(ctx, interval, func() { e.sendOne(context.WithoutCancel(ctx), s, batch) }, func() { _ = s.Close() })
+}
+
+// every calls tick at each interval until ctx ends, then stop; the channel
+// closes when it has stopped.
+func every(ctx context.Context, interval time.Duration, tick, stop func()) <-chan struct{} {
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer s.Close()
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
+		defer stop()
+		t := time.NewTicker(interval)
+		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
-				e.sendOne(context.WithoutCancel(ctx), s, batch)
+			case <-t.C:
+				tick()
 			}
 		}
 	}()

@@ -143,38 +143,25 @@ func (m *meshTraffic) run(ctx context.Context, t *testing.T, endpoint string, in
 	g := meshgen.New(opts)
 	s, err := meshgen.NewSender("otlp", endpoint, opts)
 	require.NoError(t, err)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer s.Close()
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			td := ptrace.NewTraces()
-			now := time.Now()
-			var trs []sentTrace
-			for range batch {
-				tr := g.Next()
-				trs = append(trs, sentTrace{Trace: tr, spans: tr.Traces.SpanCount(), sentAt: now})
-				tr.Traces.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
-			}
-			sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			err := s.Send(sendCtx, td)
-			cancel()
-			m.mu.Lock()
-			for i := range trs {
-				trs[i].acked = err == nil
-				m.traces = append(m.traces, trs[i])
-			}
-			m.mu.Unlock()
+	return every(ctx, interval, func() {
+		td := ptrace.NewTraces()
+		now := time.Now()
+		var trs []sentTrace
+		for range batch {
+			tr := g.Next()
+			trs = append(trs, sentTrace{Trace: tr, spans: tr.Traces.SpanCount(), sentAt: now})
+			tr.Traces.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
 		}
-	}()
-	return done
+		sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		err := s.Send(sendCtx, td)
+		cancel()
+		m.mu.Lock()
+		for i := range trs {
+			trs[i].acked = err == nil
+			m.traces = append(m.traces, trs[i])
+		}
+		m.mu.Unlock()
+	}, func() { _ = s.Close() })
 }
 
 // arrival is what the sink got of one trace.

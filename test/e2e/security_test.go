@@ -217,19 +217,29 @@ type clientCreds struct {
 	httpStatus int
 }
 
-func exportGRPC(ctx context.Context, addr string, c clientCreds, td ptrace.Traces) error {
+// dial connects with the attempt's TLS settings and returns the context
+// that carries its Authorization header.
+func (c clientCreds) dial(ctx context.Context, addr string) (*grpc.ClientConn, context.Context, error) {
 	creds := insecure.NewCredentials()
 	if c.tls != nil {
 		creds = credentials.NewTLS(c.tls)
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
-		return err
+		return nil, ctx, err
 	}
-	defer conn.Close()
 	if c.header != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", c.header)
 	}
+	return conn, ctx, nil
+}
+
+func exportGRPC(ctx context.Context, addr string, c clientCreds, td ptrace.Traces) error {
+	conn, ctx, err := c.dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	_, err = ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
 	return err
 }
@@ -238,18 +248,11 @@ func exportGRPC(ctx context.Context, addr string, c clientCreds, td ptrace.Trace
 // ≤2.17 proxy or an ocagent exporter does, and waits for the server to end
 // the stream: nil when it took the span.
 func exportOC(ctx context.Context, addr string, c clientCreds, name, token string) error {
-	creds := insecure.NewCredentials()
-	if c.tls != nil {
-		creds = credentials.NewTLS(c.tls)
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	conn, ctx, err := c.dial(ctx, addr)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if c.header != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", c.header)
-	}
 	stream, err := agenttracepb.NewTraceServiceClient(conn).Export(ctx)
 	if err != nil {
 		return err

@@ -415,13 +415,7 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 		s.order = append(s.order, id)
 		e.tel.ProcessorMeshSamplingTracesBuffered.Add(ctx, 1)
 	}
-	for _, rs := range chunk.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, span := range ss.Spans().All() {
-				e.observe(t, span, source, resMatch)
-			}
-		}
-	}
+	e.observeChunk(t, chunk, source, resMatch)
 	t.chunks = append(t.chunks, b)
 	t.bytes += len(b)
 	t.spans += chunk.SpanCount()
@@ -448,6 +442,13 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 // facts reads what the rules need from spans that will not be buffered.
 func (e *Engine) facts(id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time) *trace {
 	t := newTrace(id, now.UnixNano())
+	e.observeChunk(t, chunk, source, resMatch)
+	t.spans = chunk.SpanCount()
+	return t
+}
+
+// observeChunk observes every span of a chunk of one trace.
+func (e *Engine) observeChunk(t *trace, chunk ptrace.Traces, source string, resMatch uint64) {
 	for _, rs := range chunk.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
@@ -455,8 +456,6 @@ func (e *Engine) facts(id pcommon.TraceID, chunk ptrace.Traces, source string, r
 			}
 		}
 	}
-	t.spans = chunk.SpanCount()
-	return t
 }
 
 // lateForDropped handles spans of a dropped trace. Errors are kept first:

@@ -9,8 +9,7 @@ import (
 
 // Rule names, in evaluation order; the deciding rule is the first of the
 // matching rules with the lowest threshold (highest probability). Each rule
-// is a file of its own (rule_*.go); this file holds their configuration and
-// the evaluation.
+// is in rule_*.go; this file holds their configuration and the evaluation.
 const (
 	RuleErrors       = "errors"
 	RuleMeshFailures = "mesh_failures"
@@ -115,9 +114,4 @@ func (c *compiledRules) evaluate(t *trace, now time.Time) (threshold.Threshold, 
 		}
 	}
 	return best, name
-}
-
-// hopThreshold returns the latency threshold for a span to dest.
-func (c *compiledRules) hopThreshold(dest string) time.Duration {
-	return c.latency.hopThreshold(dest)
 }

@@ -112,7 +112,7 @@ func (e *Engine) observe(t *trace, span ptrace.Span, source string, resAttrMatch
 			t.minStart = start
 		}
 		t.maxEnd = max(t.maxEnd, end)
-		if hop := e.rules.hopThreshold(f.dest); hop > 0 && end-start >= uint64(hop) {
+		if hop := e.rules.latency.hopThreshold(f.dest); hop > 0 && end-start >= uint64(hop) {
 			t.slow = true
 		}
 	}
