@@ -1,9 +1,11 @@
 // Command meshbench runs the same meshgen load (same rate, same traces)
-// through three pipelines of the built otelcol-mesh binary, one after the
-// other, into the same in-process OTLP sink, and prints per pipeline the
-// collector's CPU seconds per span, peak RSS, accepted and exported spans per
-// second and decision latency, then the ratios mesh/contrib and
-// mesh/pass-through. `make bench-pipelines` runs it.
+// through several pipelines of the built otelcol-mesh binary (pass-through,
+// contrib transform + tail_sampling, and the shipped configs/gateway.yaml and
+// configs/sidecar.yaml), one after the other, into the same in-process OTLP
+// sink, and prints per pipeline the collector's CPU seconds per span, peak
+// RSS, accepted and exported spans per second and decision latency, then the
+// ratios to pass-through and contrib against the targets of issue 11.
+// `make bench-pipelines` runs it from the repository root.
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"gopkg.in/yaml.v3"
 
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshbench"
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
@@ -28,8 +31,15 @@ func main() {
 	binary := flag.String("binary", "_build/otelcol-mesh", "the otelcol-mesh binary")
 	rate := flag.Float64("rate", 2000, "bookinfo traces per second (about 9 spans each)")
 	duration := flag.Duration("duration", 20*time.Second, "load duration per pipeline")
-	only := flag.String("pipelines", "passthrough,contrib,mesh", "pipelines to run, in order")
+	only := flag.String("pipelines", "passthrough,contrib,gateway,sidecar", "pipelines to run, in order")
+	configs := flag.String("configs", "configs", "directory of the shipped configs")
 	flag.Parse()
+	// The decision latency target is the gateway's settle_time + 100 ms.
+	settle, err := settleTime(filepath.Join(*configs, "gateway.yaml"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "meshbench: %v\n", err)
+		os.Exit(1)
+	}
 	var results []*result
 	for _, name := range strings.Split(*only, ",") {
 		p, ok := pipeline(name)
@@ -37,14 +47,14 @@ func main() {
 			fmt.Fprintf(os.Stderr, "meshbench: unknown pipeline %q\n", name)
 			os.Exit(2)
 		}
-		r, err := run(*binary, p, *rate, *duration)
+		r, err := run(*binary, *configs, p, *rate, *duration)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "meshbench: %s: %v\n", name, err)
 			os.Exit(1)
 		}
 		results = append(results, r)
 	}
-	report(os.Stdout, results, *rate, *duration)
+	report(os.Stdout, results, *rate, *duration, settle)
 }
 
 func pipeline(name string) (meshbench.Pipeline, bool) {
@@ -64,12 +74,12 @@ type result struct {
 	cpu                  time.Duration
 	peakRSS              int64 // bytes
 	elapsed              time.Duration
-	latencies            []time.Duration // send of a trace → its first span at the sink
+	latencies            []time.Duration // collector acknowledged a trace → its first span at the sink
 	kept                 map[pcommon.TraceID]int
 	interesting          map[pcommon.TraceID]int // error/failure/slow/canary trace → span count
 }
 
-func run(binary string, p meshbench.Pipeline, rate float64, duration time.Duration) (*result, error) {
+func run(binary, configs string, p meshbench.Pipeline, rate float64, duration time.Duration) (*result, error) {
 	s, err := startSink()
 	if err != nil {
 		return nil, err
@@ -85,17 +95,29 @@ func run(binary string, p meshbench.Pipeline, rate float64, duration time.Durati
 		}
 	}()
 	otlp, health := freeAddr(), freeAddr()
-	cfg := collectorConfig(p, otlp, health, s.addr)
-	path := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return nil, err
+	var args []string
+	if p.Shipped != "" {
+		args = shippedArgs(filepath.Join(configs, p.Shipped), otlp, health)
+	} else {
+		path := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(path, []byte(collectorConfig(p, otlp, health, s.addr)), 0o600); err != nil {
+			return nil, err
+		}
+		args = []string{"--config", path}
 	}
 	logf, err := os.Create(filepath.Join(dir, "collector.log"))
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(binary, "--config", path)
+	cmd := exec.Command(binary, args...)
+	// The shipped configs read their exporter endpoint (gateway: backend,
+	// sidecar: gateway) and the gateway's queue directory from the
+	// environment; each config ignores the variables of the other.
+	cmd.Env = append(os.Environ(),
+		"OTELCOL_MESH_BACKEND_ENDPOINT="+s.addr, "OTELCOL_MESH_BACKEND_INSECURE=true",
+		"OTELCOL_MESH_STORAGE_DIR="+filepath.Join(dir, "storage"),
+		"OTELCOL_MESH_GATEWAY_ENDPOINT="+s.addr, "OTELCOL_MESH_GATEWAY_INSECURE=true")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -138,7 +160,10 @@ func run(binary string, p meshbench.Pipeline, rate float64, duration time.Durati
 }
 
 // sendLoad sends bookinfo traces at rate for duration, 10 traces per export
-// (as a proxy batches), and returns when each trace was sent.
+// (as a proxy batches), and returns when the collector had each trace: all
+// spans of a trace travel in one export, so the moment that export returns
+// (the collector acknowledged it) is the arrival of the trace's last span,
+// from which the decision latency counts.
 func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) (map[pcommon.TraceID]time.Time, error) {
 	opts := meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.02, FlagRate: 0.01, SlowRate: 0.01, CanaryShare: 0.05, Seed: 2026}
 	g := meshgen.New(opts)
@@ -166,21 +191,67 @@ func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) 
 		for _, t := range traces[1:] {
 			t.Traces.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
 		}
-		now := time.Now()
 		n := td.SpanCount()
-		for _, t := range traces {
-			sentAt[t.ID] = now
-			r.sentTrace++
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := sender.Send(ctx, td)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("export refused: %w", err)
 		}
+		now := time.Now()
+		for _, t := range traces {
+			sentAt[t.ID] = now
+			r.sentTrace++
+		}
 		r.sentSpans += n
 	}
 	return sentAt, nil
+}
+
+// shippedArgs runs the shipped config file with its listeners, health check
+// and internal metrics moved to free loopback ports. Telemetry is the same as
+// in the generated configs (metrics level none), so that no pipeline pays for
+// internal metrics the others do not.
+func shippedArgs(file, otlp, health string) []string {
+	_, metricsPort, _ := strings.Cut(freeAddr(), ":")
+	args := []string{"--config", file}
+	for _, o := range []string{
+		"receivers::otlp::protocols::grpc::endpoint: " + otlp,
+		"receivers::otlp::protocols::http::endpoint: " + freeAddr(),
+		"receivers::zipkin::endpoint: " + freeAddr(),
+		"receivers::opencensus::endpoint: " + freeAddr(),
+		"extensions::health_check::endpoint: " + health,
+		"service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: " + metricsPort + "}}}}]",
+		"service::telemetry::metrics::level: none",
+	} {
+		args = append(args, "--config", "yaml:"+o)
+	}
+	return args
+}
+
+// settleTime reads the mesh processor's sampling settle_time from a config.
+func settleTime(file string) (time.Duration, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	var c struct {
+		Processors struct {
+			Mesh struct {
+				Sampling struct {
+					SettleTime string `yaml:"settle_time"`
+				}
+			}
+		}
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return 0, fmt.Errorf("%s: %w", file, err)
+	}
+	d, err := time.ParseDuration(c.Processors.Mesh.Sampling.SettleTime)
+	if err != nil {
+		return 0, fmt.Errorf("%s: processors::mesh::sampling::settle_time: %w", file, err)
+	}
+	return d, nil
 }
 
 func collectorConfig(p meshbench.Pipeline, otlp, health, sink string) string {

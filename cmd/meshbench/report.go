@@ -28,7 +28,20 @@ func (r *result) keptWhole() int {
 	return n
 }
 
-func report(w io.Writer, rs []*result, rate float64, d time.Duration) {
+func (r *result) exportedShare() float64 {
+	return 100 * float64(r.exported) / float64(r.sentSpans)
+}
+
+func cpuRatio(a, b *result) float64 { return a.cpuPerSpan() / b.cpuPerSpan() }
+func rssRatio(a, b *result) float64 { return float64(a.peakRSS) / float64(b.peakRSS) }
+
+// target is one goal of issue 11 and what this run measured.
+type target struct {
+	pipeline, what, got, want string
+	met                       bool
+}
+
+func report(w io.Writer, rs []*result, rate float64, d, settle time.Duration) {
 	fmt.Fprintf(w, "\nmeshgen bookinfo load: %.0f traces/s for %s per pipeline, same seed\n\n", rate, d)
 	fmt.Fprintf(w, "%-12s %10s %10s %9s %12s %10s %12s %12s %12s %12s %10s\n",
 		"pipeline", "spans in", "spans out", "CPU s", "CPU µs/span", "peak RSS", "in spans/s", "out spans/s", "latency p50", "latency p99", "kept (*)")
@@ -42,21 +55,65 @@ func report(w io.Writer, rs []*result, rate float64, d time.Duration) {
 			r.keptWhole(), len(r.interesting))
 	}
 	fmt.Fprintln(w, "\n(*) error, proxy-failure, slow and canary traces that reached the sink whole / sent")
-	mesh := byName["mesh"]
-	if mesh == nil {
-		return
+	fmt.Fprintln(w, "latency: a trace's first span at the sink - the collector's acknowledgement of the export carrying")
+	fmt.Fprintln(w, "all its spans (negative when a pipeline forwards before acknowledging, as the sidecar does)")
+
+	pt, c := byName["passthrough"], byName["contrib"]
+	ratio := func(r, ref *result, f func(a, b *result) float64) string {
+		if ref == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", f(r, ref))
 	}
-	if c := byName["contrib"]; c != nil {
-		fmt.Fprintf(w, "mesh / contrib:      CPU per span %.2f×, peak RSS %.2f×\n", mesh.cpuPerSpan()/c.cpuPerSpan(), float64(mesh.peakRSS)/float64(c.peakRSS))
+	fmt.Fprintf(w, "\n%-12s %24s %24s %19s %15s\n", "pipeline", "CPU/span × pass-through", "peak RSS × pass-through", "peak RSS × contrib", "spans exported")
+	for _, r := range rs {
+		fmt.Fprintf(w, "%-12s %24s %24s %19s %13.1f %%\n", r.name, ratio(r, pt, cpuRatio), ratio(r, pt, rssRatio), ratio(r, c, rssRatio), r.exportedShare())
+	}
+
+	var ts []target
+	add := func(name, what string, ref *result, f func(a, b *result) float64, limit float64) {
+		if r := byName[name]; r != nil && ref != nil {
+			v := f(r, ref)
+			ts = append(ts, target{name, what, fmt.Sprintf("%.2f", v), fmt.Sprintf("≤ %.2f", limit), v <= limit})
+		}
+	}
+	add("gateway", "CPU/span × pass-through", pt, cpuRatio, 1.0)
+	add("gateway", "peak RSS × pass-through", pt, rssRatio, 1.25)
+	add("gateway", "peak RSS × contrib", c, rssRatio, 0.2)
+	if g := byName["gateway"]; g != nil {
+		limit := settle + 100*time.Millisecond
+		for _, p := range []struct {
+			name string
+			q    float64
+		}{{"p50", 0.5}, {"p99", 0.99}} {
+			v := g.percentile(p.q)
+			ts = append(ts, target{"gateway", "decision latency " + p.name, v.Round(time.Millisecond).String(),
+				fmt.Sprintf("≤ %s (settle_time %s + 100ms)", limit, settle), len(g.latencies) > 0 && v <= limit})
+		}
+	}
+	add("sidecar", "CPU/span × pass-through", pt, cpuRatio, 1.2)
+	add("sidecar", "peak RSS × pass-through", pt, rssRatio, 1.0)
+	for _, name := range []string{"passthrough", "sidecar"} {
+		if r := byName[name]; r != nil {
+			ts = append(ts, target{name, "spans exported", fmt.Sprintf("%.1f %%", r.exportedShare()), "100 %", r.exported == r.sentSpans})
+		}
+	}
+	fmt.Fprintln(w, "\ntargets (issue 11):")
+	for _, t := range ts {
+		verdict := "NOT met"
+		if t.met {
+			verdict = "met"
+		}
+		fmt.Fprintf(w, "  %-12s %-24s %9s   target %-34s %s\n", t.pipeline, t.what, t.got, t.want, verdict)
+	}
+
+	if g := byName["gateway"]; g != nil && c != nil {
 		missing := 0
 		for id, spans := range c.interesting {
-			if c.kept[id] >= spans && mesh.kept[id] < spans {
+			if c.kept[id] >= spans && g.kept[id] < spans {
 				missing++
 			}
 		}
-		fmt.Fprintf(w, "interesting traces contrib kept whole that mesh did not: %d\n", missing)
-	}
-	if p := byName["passthrough"]; p != nil {
-		fmt.Fprintf(w, "mesh / pass-through: CPU per span %.2f×, peak RSS %.2f×\n", mesh.cpuPerSpan()/p.cpuPerSpan(), float64(mesh.peakRSS)/float64(p.peakRSS))
+		fmt.Fprintf(w, "\ninteresting traces contrib kept whole that mesh (gateway) did not: %d\n", missing)
 	}
 }

@@ -14,7 +14,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
-	_ "google.golang.org/grpc/encoding/gzip" // the collector exporter compresses by default
+	// The collector exporter compresses with gzip by default; configgrpc
+	// registers snappy and zstd, which the shipped sidecar exports with.
+	_ "go.opentelemetry.io/collector/config/configgrpc"
+	_ "google.golang.org/grpc/encoding/gzip"
 )
 
 // sink counts what the collector exports, per trace, with arrival times.

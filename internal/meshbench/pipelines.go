@@ -1,6 +1,6 @@
-// Package meshbench holds the pipelines the benchmarks compare: the contrib
-// transform + tail_sampling pipeline a mesh user would assemble by hand, the
-// mesh processor with sampling on, and a plain OTLP pass-through.
+// Package meshbench holds the pipelines the benchmarks compare: a plain OTLP
+// pass-through, the contrib transform + tail_sampling pipeline a mesh user
+// would assemble by hand, and the shipped gateway and sidecar configs.
 package meshbench // import "github.com/otelcol-mesh/otelcol-mesh/internal/meshbench"
 
 // TransformConfig is the contrib transform processor doing as much of
@@ -108,30 +108,25 @@ policies:
     probabilistic: {sampling_percentage: 10}
 `
 
-// MeshConfig is the mesh processor as in configs/gateway.yaml: normalize and
-// tail-sample with the default rules and a 10% baseline.
-const MeshConfig = `
-sampling:
-  enabled: true
-  rules:
-    baseline:
-      probability: 0.1
-`
-
 // Pipeline is one collector configuration under test.
 type Pipeline struct {
 	Name string
-	// Processors are the processor configs (type → YAML body) in order; a
-	// batch processor is appended to every pipeline.
+	// Shipped is a file of configs/ run as it ships (the bench only moves its
+	// listeners to free ports and its exporter to the sink); empty for a
+	// config generated from Processors.
+	Shipped string
+	// Processors are the processor configs (type → YAML body) in order of a
+	// generated config; a batch processor is appended to them.
 	Processors []Processor
 }
 
 // Processor is a processor id and its YAML configuration.
 type Processor struct{ ID, Config string }
 
-// Pipelines are the three compared pipelines.
+// Pipelines are the compared pipelines.
 var Pipelines = []Pipeline{
 	{Name: "passthrough"},
 	{Name: "contrib", Processors: []Processor{{"transform", TransformConfig}, {"tail_sampling", TailSamplingConfig}}},
-	{Name: "mesh", Processors: []Processor{{"mesh", MeshConfig}}},
+	{Name: "gateway", Shipped: "gateway.yaml"},
+	{Name: "sidecar", Shipped: "sidecar.yaml"},
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/normalize"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/sampling"
 )
 
 // Config configures the mesh processor.
@@ -50,36 +53,10 @@ type Config struct {
 	IstioProxySHAs map[string]string `mapstructure:"istio_proxy_shas"`
 
 	// Canary holds the rules that mark a span as canary traffic (mesh.canary).
-	Canary CanaryConfig `mapstructure:"canary"`
+	Canary normalize.CanaryConfig `mapstructure:"canary"`
 
 	// Sampling configures mesh tail sampling (gateway mode; off by default).
-	Sampling SamplingConfig `mapstructure:"sampling"`
-
-	// prevent unkeyed literal initialization
-	_ struct{}
-}
-
-// CanaryConfig lists the signals that mark a span as canary traffic. A span is
-// canary when any rule matches.
-type CanaryConfig struct {
-	// Subsets lists destination subsets or workload versions that are canaries
-	// (Istio DestinationRule subset, istio.canonical_revision, service.version).
-	Subsets []string `mapstructure:"subsets"`
-
-	// HostSuffixes lists destination service name suffixes that are canaries,
-	// as in Flagger's "<app>-canary" Services.
-	HostSuffixes []string `mapstructure:"host_suffixes"`
-
-	// Headers maps a span attribute captured from a request header (an Istio
-	// Telemetry customTags.header name such as "x-canary") to the values that
-	// mark canary traffic. An empty list matches any value but "" and "false".
-	Headers map[string][]string `mapstructure:"headers"`
-
-	// ResourceLabels maps a resource attribute (Linkerd pod labels such as
-	// "version" or "linkerd.io/proxy-deployment") to the values that mark a
-	// canary workload. Applies to server-side (inbound) spans, where the resource
-	// is the workload that served the request.
-	ResourceLabels map[string][]string `mapstructure:"resource_labels"`
+	Sampling sampling.Config `mapstructure:"sampling"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -127,7 +104,9 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, errors.New("canary.resource_labels: label names must not be empty"))
 		}
 	}
-	errs = append(errs, cfg.Sampling.validate()...)
+	for _, err := range cfg.Sampling.Errors() {
+		errs = append(errs, fmt.Errorf("sampling.%w", err))
+	}
 	return errors.Join(errs...)
 }
 

@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadata"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/normalize"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/sampling"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -36,14 +38,14 @@ func TestLoadConfig(t *testing.T) {
 				RedactedHeaders:          []string{"authorization", "x-api-key"},
 				RedactApplicationSpans:   false,
 				IstioProxySHAs:           map[string]string{"0123456789ab": "1.31.0"},
-				Canary: CanaryConfig{
+				Canary: normalize.CanaryConfig{
 					Subsets:        []string{"canary", "v2"},
 					HostSuffixes:   []string{"-canary"},
 					Headers:        map[string][]string{"x-canary": {"always", "insider"}},
 					ResourceLabels: map[string][]string{"linkerd.io/proxy-deployment": {"podinfo-canary"}},
 				},
-				Sampling: func() SamplingConfig {
-					s := defaultSamplingConfig()
+				Sampling: func() sampling.Config {
+					s := sampling.DefaultConfig()
 					s.Enabled = true
 					s.SettleTime = 2 * time.Second
 					s.MaxBufferedBytes = 1 << 20
@@ -51,7 +53,7 @@ func TestLoadConfig(t *testing.T) {
 					s.Rules.Latency.Threshold = 500 * time.Millisecond
 					s.Rules.Latency.PerDestination = map[string]time.Duration{"ratings": 100 * time.Millisecond}
 					million, half := 1e6, 0.5
-					s.Rules.Attributes = []AttributeRuleConfig{
+					s.Rules.Attributes = []sampling.AttributeRuleConfig{
 						{Name: "vip", Key: "user.tier", Values: []string{"gold"}},
 						{Name: "big", Key: "http.response.body.size", Min: &million, Probability: &half},
 					}
@@ -114,7 +116,7 @@ func TestValidate(t *testing.T) {
 		{"min above max", func(c *Config) {
 			c.Sampling.Enabled = true
 			lo, hi := 10.0, 1.0
-			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Min: &lo, Max: &hi}}
+			c.Sampling.Rules.Attributes = []sampling.AttributeRuleConfig{{Name: "x", Key: "k", Min: &lo, Max: &hi}}
 		}, "sampling.rules.attributes[0]: min must not be above max"},
 		{"negative min_active", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.StressRelief.MinActive = -time.Second }, "sampling.stress_relief.min_active: -1s must be between 0s and 1h0m0s"},
 		{"empty label", func(c *Config) { c.Canary.ResourceLabels = map[string][]string{"": {"x"}} }, "canary.resource_labels: label names must not be empty"},
@@ -122,15 +124,15 @@ func TestValidate(t *testing.T) {
 		{"sampling probability", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.Rules.Baseline.Probability = 1.5 }, "sampling.rules.baseline.probability: 1.5 must be between 0 and 1"},
 		{"sampling regex", func(c *Config) {
 			c.Sampling.Enabled = true
-			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Regex: "("}}
+			c.Sampling.Rules.Attributes = []sampling.AttributeRuleConfig{{Name: "x", Key: "k", Regex: "("}}
 		}, "sampling.rules.attributes[0].regex"},
 		{"sampling two matchers", func(c *Config) {
 			c.Sampling.Enabled = true
-			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Values: []string{"a"}, Regex: "a"}}
+			c.Sampling.Rules.Attributes = []sampling.AttributeRuleConfig{{Name: "x", Key: "k", Values: []string{"a"}, Regex: "a"}}
 		}, "sampling.rules.attributes[0]: set exactly one of values, regex, min/max or bool"},
 		{"sampling scope", func(c *Config) {
 			c.Sampling.Enabled = true
-			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Values: []string{"a"}, Scope: "trace"}}
+			c.Sampling.Rules.Attributes = []sampling.AttributeRuleConfig{{Name: "x", Key: "k", Values: []string{"a"}, Scope: "trace"}}
 		}, `sampling.rules.attributes[0].scope: "trace" must be span or resource`},
 		{"stress levels", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.StressRelief.DeactivationLevel = 0.95 }, "sampling.stress_relief: need 0 < deactivation_level < activation_level <= 1"},
 		{"buffer", func(c *Config) { c.Sampling.Enabled = true; c.Sampling.MaxBufferedBytes = 0 }, "sampling.max_buffered_bytes: 0 must be between 65536 and"},
@@ -148,7 +150,7 @@ func TestValidate(t *testing.T) {
 		{"attribute min NaN", func(c *Config) {
 			c.Sampling.Enabled = true
 			nan := math.NaN()
-			c.Sampling.Rules.Attributes = []AttributeRuleConfig{{Name: "x", Key: "k", Min: &nan}}
+			c.Sampling.Rules.Attributes = []sampling.AttributeRuleConfig{{Name: "x", Key: "k", Min: &nan}}
 		}, "sampling.rules.attributes[0]: min and max must be numbers"},
 		{"sampling off is not validated", func(c *Config) { c.Sampling.Rules.Baseline.Probability = 7 }, ""},
 	}
@@ -156,7 +158,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
 			tt.mutate(cfg)
-			err := cfg.Validate()
+			err := confmap.Validate(cfg) // as the collector validates: nested sections too
 			if tt.wantErr == "" {
 				assert.NoError(t, err)
 				return

@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadata"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/normalize"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/sampling"
 )
 
 // NewFactory returns the factory of the mesh processor.
@@ -25,12 +27,12 @@ func createDefaultConfig() component.Config {
 		Naming:                 namingKiali,
 		RedactedHeaders:        []string{"authorization", "proxy-authorization", "cookie", "set-cookie"},
 		RedactApplicationSpans: true,
-		Canary: CanaryConfig{
+		Canary: normalize.CanaryConfig{
 			Subsets:      []string{"canary"},
 			HostSuffixes: []string{"-canary"},
 			Headers:      map[string][]string{"x-canary": nil},
 		},
-		Sampling: defaultSamplingConfig(),
+		Sampling: sampling.DefaultConfig(),
 	}
 }
 

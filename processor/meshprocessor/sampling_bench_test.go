@@ -62,7 +62,7 @@ func BenchmarkBufferedBytesPerSpan(b *testing.B) {
 	for b.Loop() {
 		p, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
 		require.NoError(b, err)
-		e := sampling.New(engineSettings(cfg.Sampling), consumertest.NewNop(), p.telemetry, zap.NewNop(), &fakeClock{now: time.Unix(1, 0)})
+		e := sampling.New(cfg.Sampling, consumertest.NewNop(), p.telemetry, zap.NewNop(), &fakeClock{now: time.Unix(1, 0)})
 		sp := &samplingProcessor{mesh: p, engine: e}
 		require.NoError(b, sp.Start(b.Context(), componenttest.NewNopHost()))
 		u := ptrace.ProtoUnmarshaler{}
@@ -102,7 +102,7 @@ func BenchmarkSampling(b *testing.B) {
 	p, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(b, err)
 	clock := &fakeClock{now: time.Unix(1, 0)}
-	e := sampling.New(engineSettings(cfg.Sampling), consumertest.NewNop(), p.telemetry, zap.NewNop(), clock)
+	e := sampling.New(cfg.Sampling, consumertest.NewNop(), p.telemetry, zap.NewNop(), clock)
 	sp := &samplingProcessor{mesh: p, engine: e}
 	require.NoError(b, sp.Start(b.Context(), componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, sp.Shutdown(context.Background())) })

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -20,17 +21,18 @@ import (
 
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadatatest"
+	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/sampling"
 )
 
 // randomSampling changes one to six settings of the defaults to values
 // around their bounds: zero, tiny, huge, negative, NaN. Validate decides
 // which are valid.
-func randomSampling(rng *rand.Rand) SamplingConfig {
+func randomSampling(rng *rand.Rand) sampling.Config {
 	pick := func(vs ...float64) float64 { return vs[rng.IntN(len(vs))] }
 	dur := func(vs ...time.Duration) time.Duration { return vs[rng.IntN(len(vs))] }
 	num := func(vs ...int) int { return vs[rng.IntN(len(vs))] }
 	prob := func() float64 { return pick(0, 1e-9, 0.001, 0.1, 0.5, 1, 1.5, -0.1, math.NaN(), rng.Float64()) }
-	s := defaultSamplingConfig()
+	s := sampling.DefaultConfig()
 	s.Enabled = true
 	s.StressRelief.Enabled = rng.IntN(2) == 0
 	mutators := []func(){
@@ -59,7 +61,7 @@ func randomSampling(rng *rand.Rand) SamplingConfig {
 		func() { s.Rules.EdgeCoverage.Window = dur(0, time.Millisecond) },
 		func() {
 			lo, hi := pick(0, 100, math.NaN()), pick(50, 1000)
-			s.Rules.Attributes = []AttributeRuleConfig{{Name: "code", Key: "http.response.status_code", Min: &lo, Max: &hi}}
+			s.Rules.Attributes = []sampling.AttributeRuleConfig{{Name: "code", Key: "http.response.status_code", Min: &lo, Max: &hi}}
 		},
 	}
 	for range 1 + rng.IntN(6) {
@@ -82,7 +84,7 @@ func TestRandomValidConfigsRunUnderLoad(t *testing.T) {
 		s := randomSampling(rng)
 		cfg := createDefaultConfig().(*Config)
 		cfg.Sampling = s
-		if err := cfg.Validate(); err != nil {
+		if err := confmap.Validate(cfg); err != nil {
 			refused++
 			continue
 		}

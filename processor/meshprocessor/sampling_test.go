@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -53,19 +54,19 @@ type testSampler struct {
 	tel   *componenttest.Telemetry
 }
 
-func newTestSampler(t *testing.T, mutate func(*SamplingConfig)) *testSampler {
+func newTestSampler(t *testing.T, mutate func(*sampling.Config)) *testSampler {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Sampling.Enabled = true
 	cfg.Sampling.NumShards = 4
 	mutate(&cfg.Sampling)
-	require.NoError(t, cfg.Validate())
+	require.NoError(t, confmap.Validate(cfg))
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	set := metadatatest.NewSettings(tel)
 	p, err := newMeshProcessor(set, cfg)
 	require.NoError(t, err)
 	ts := &testSampler{t: t, clock: &fakeClock{now: time.Unix(1_700_000_000, 0)}, sink: new(consumertest.TracesSink), tel: tel}
-	ts.sp = &samplingProcessor{mesh: p, engine: sampling.New(engineSettings(cfg.Sampling), ts.sink, p.telemetry, zap.NewNop(), ts.clock)}
+	ts.sp = &samplingProcessor{mesh: p, engine: sampling.New(cfg.Sampling, ts.sink, p.telemetry, zap.NewNop(), ts.clock)}
 	require.NoError(t, ts.sp.Start(t.Context(), componenttest.NewNopHost()))
 	t.Cleanup(func() { _ = ts.sp.Shutdown(context.Background()) })
 	return ts
@@ -96,7 +97,7 @@ func (ts *testSampler) keptSpans() []ptrace.Span {
 }
 
 // keepAll keeps every trace so that decisions are visible at the sink.
-func keepAll(s *SamplingConfig) { s.Rules.Baseline.Probability = 1 }
+func keepAll(s *sampling.Config) { s.Rules.Baseline.Probability = 1 }
 
 // splitByResource returns one Traces per ResourceSpans (per proxy).
 func splitByResource(td ptrace.Traces) []ptrace.Traces {
@@ -176,7 +177,7 @@ func TestMissingServerHopWaitsForMaxWait(t *testing.T) {
 }
 
 func TestProxyFailureHopNeedsNoServerSpan(t *testing.T) {
-	ts := newTestSampler(t, func(*SamplingConfig) {})
+	ts := newTestSampler(t, func(*sampling.Config) {})
 	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, FlagRate: 1, Seed: 11}).Next()
 	require.True(t, tr.Failure)
 	ts.send(tr.Traces)
@@ -187,7 +188,7 @@ func TestProxyFailureHopNeedsNoServerSpan(t *testing.T) {
 
 // ruleCase sends one trace and checks which rule decided.
 func TestRules(t *testing.T) {
-	none := func(s *SamplingConfig) {
+	none := func(s *sampling.Config) {
 		s.Rules.Baseline.Probability = 0
 		s.Rules.EdgeCoverage.MinTraces = 0
 		s.RecordRule = true
@@ -195,31 +196,31 @@ func TestRules(t *testing.T) {
 	tests := []struct {
 		name   string
 		opts   meshgen.Options
-		mutate func(*SamplingConfig)
+		mutate func(*sampling.Config)
 		rule   string // "" = dropped
 	}{
 		{"errors", meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 1}, none, "errors"},
-		{"mesh failure", meshgen.Options{Mesh: meshgen.Istio, FlagRate: 1}, func(s *SamplingConfig) {
+		{"mesh failure", meshgen.Options{Mesh: meshgen.Istio, FlagRate: 1}, func(s *sampling.Config) {
 			none(s)
 			s.Rules.Errors.Probability = 0 // errors come first in the order and would decide
 		}, "mesh_failures"},
 		{"errors before mesh failures", meshgen.Options{Mesh: meshgen.Istio, FlagRate: 1}, none, "errors"},
 		{"slow", meshgen.Options{Mesh: meshgen.Istio, SlowRate: 1}, none, "latency"},
-		{"slow hop per destination", meshgen.Options{Mesh: meshgen.Istio}, func(s *SamplingConfig) {
+		{"slow hop per destination", meshgen.Options{Mesh: meshgen.Istio}, func(s *sampling.Config) {
 			none(s)
 			s.Rules.Latency.PerDestination = map[string]time.Duration{"details": time.Millisecond}
 		}, "latency"},
 		{"canary", meshgen.Options{Mesh: meshgen.Istio, CanaryShare: 1}, none, "canary"},
-		{"attribute", meshgen.Options{Mesh: meshgen.Istio}, func(s *SamplingConfig) {
+		{"attribute", meshgen.Options{Mesh: meshgen.Istio}, func(s *sampling.Config) {
 			none(s)
-			s.Rules.Attributes = []AttributeRuleConfig{{Name: "gw", Key: "mesh.proxy.mode", Scope: "resource", Values: []string{"gateway"}}}
+			s.Rules.Attributes = []sampling.AttributeRuleConfig{{Name: "gw", Key: "mesh.proxy.mode", Scope: "resource", Values: []string{"gateway"}}}
 		}, "attribute/gw"},
-		{"edge coverage", meshgen.Options{Mesh: meshgen.Istio}, func(s *SamplingConfig) {
+		{"edge coverage", meshgen.Options{Mesh: meshgen.Istio}, func(s *sampling.Config) {
 			none(s)
 			s.Rules.EdgeCoverage.MinTraces = 1
 		}, "edge_coverage"},
 		{"plain traffic dropped", meshgen.Options{Mesh: meshgen.Istio}, none, ""},
-		{"disabled rule", meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 1}, func(s *SamplingConfig) {
+		{"disabled rule", meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 1}, func(s *sampling.Config) {
 			none(s)
 			s.Rules.Errors.Probability = 0
 		}, ""},
@@ -244,7 +245,7 @@ func TestRules(t *testing.T) {
 }
 
 func TestRetryEndingIn200IsAMeshFailure(t *testing.T) {
-	ts := newTestSampler(t, func(s *SamplingConfig) { s.Rules.Baseline.Probability = 0; s.Rules.EdgeCoverage.MinTraces = 0 })
+	ts := newTestSampler(t, func(s *sampling.Config) { s.Rules.Baseline.Probability = 0; s.Rules.EdgeCoverage.MinTraces = 0 })
 	tr := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, Seed: 1}).Next()
 	tr.Traces.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(1).Attributes().PutStr("retry.count", "2")
 	ts.send(tr.Traces)
@@ -253,7 +254,7 @@ func TestRetryEndingIn200IsAMeshFailure(t *testing.T) {
 }
 
 func TestProbabilityAndUpstreamThreshold(t *testing.T) {
-	ts := newTestSampler(t, func(s *SamplingConfig) { s.Rules.Baseline.Probability = 0.5; s.Rules.EdgeCoverage.MinTraces = 0 })
+	ts := newTestSampler(t, func(s *sampling.Config) { s.Rules.Baseline.Probability = 0.5; s.Rules.EdgeCoverage.MinTraces = 0 })
 	g := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 9})
 	kept, upstreamKept := 0, 0
 	for range 300 {
@@ -299,7 +300,7 @@ func setTraceState(td ptrace.Traces, ts string) {
 }
 
 func TestLateSpans(t *testing.T) {
-	ts := newTestSampler(t, func(s *SamplingConfig) { s.Rules.Baseline.Probability = 0; s.Rules.EdgeCoverage.MinTraces = 0 })
+	ts := newTestSampler(t, func(s *sampling.Config) { s.Rules.Baseline.Probability = 0; s.Rules.EdgeCoverage.MinTraces = 0 })
 	g := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 2})
 	keep := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, ErrorRate: 1, Seed: 3}).Next()
 	drop := g.Next()
@@ -327,7 +328,7 @@ func TestLateSpans(t *testing.T) {
 }
 
 func TestMemoryBoundAndStressRelief(t *testing.T) {
-	ts := newTestSampler(t, func(s *SamplingConfig) {
+	ts := newTestSampler(t, func(s *sampling.Config) {
 		s.MaxBufferedBytes = 64 << 10
 		s.Rules.Baseline.Probability = 0
 		s.Rules.EdgeCoverage.MinTraces = 0
@@ -382,7 +383,7 @@ func TestShutdownDecidesBufferedTraces(t *testing.T) {
 // (1/p from th) estimates the true number of traces per edge within 10%.
 func TestBaselineStatistics(t *testing.T) {
 	const p, n = 0.2, 20000
-	ts := newTestSampler(t, func(s *SamplingConfig) {
+	ts := newTestSampler(t, func(s *sampling.Config) {
 		s.Rules.Baseline.Probability = p
 		s.Rules.EdgeCoverage.MinTraces = 0
 	})
@@ -449,7 +450,7 @@ func TestSamplingProcessorFromFactory(t *testing.T) {
 }
 
 func TestSpanLimitDecidesEarly(t *testing.T) {
-	ts := newTestSampler(t, func(s *SamplingConfig) {
+	ts := newTestSampler(t, func(s *sampling.Config) {
 		keepAll(s)
 		s.MaxSpansPerTrace = 5
 	})
@@ -471,7 +472,7 @@ func TestSpanLimitDecidesEarly(t *testing.T) {
 }
 
 func TestRateLimitProtectsErrors(t *testing.T) {
-	ts := newTestSampler(t, func(s *SamplingConfig) {
+	ts := newTestSampler(t, func(s *sampling.Config) {
 		keepAll(s)
 		s.Rules.EdgeCoverage.MinTraces = 0
 		s.RateLimit.TracesPerSecond = 2
@@ -507,7 +508,7 @@ func TestRefusedKeptSpansAreCounted(t *testing.T) {
 	p, err := newMeshProcessor(metadatatest.NewSettings(tel), cfg)
 	require.NoError(t, err)
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	sp := &samplingProcessor{mesh: p, engine: sampling.New(engineSettings(cfg.Sampling), consumertest.NewErr(errors.New("backend down")), p.telemetry, zap.NewNop(), clock)}
+	sp := &samplingProcessor{mesh: p, engine: sampling.New(cfg.Sampling, consumertest.NewErr(errors.New("backend down")), p.telemetry, zap.NewNop(), clock)}
 	require.NoError(t, sp.Start(t.Context(), componenttest.NewNopHost()))
 	t.Cleanup(func() { _ = sp.Shutdown(context.Background()) })
 
@@ -520,7 +521,7 @@ func TestRefusedKeptSpansAreCounted(t *testing.T) {
 }
 
 func TestArrivalQueueStaysBounded(t *testing.T) {
-	ts := newTestSampler(t, func(s *SamplingConfig) { s.NumShards = 1 })
+	ts := newTestSampler(t, func(s *sampling.Config) { s.NumShards = 1 })
 	g := meshgen.New(meshgen.Options{Mesh: meshgen.Envoy, Seed: 30})
 	for range 30 {
 		for range 100 {
@@ -567,7 +568,7 @@ func TestExternalHopNeedsNoServerSpan(t *testing.T) {
 }
 
 func TestRateBelowOnePerSecondStillKeeps(t *testing.T) {
-	ts := newTestSampler(t, func(s *SamplingConfig) {
+	ts := newTestSampler(t, func(s *sampling.Config) {
 		keepAll(s)
 		s.Rules.EdgeCoverage.MinTraces = 0
 		s.RateLimit.TracesPerSecond = 0.5
@@ -600,7 +601,7 @@ func TestShutdownWithExpiredContextDecidesEverything(t *testing.T) {
 }
 
 func TestKeptSpansLeaveInBoundedExports(t *testing.T) {
-	ts := newTestSampler(t, func(s *SamplingConfig) { keepAll(s); s.NumShards = 1 })
+	ts := newTestSampler(t, func(s *sampling.Config) { keepAll(s); s.NumShards = 1 })
 	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, Seed: 44})
 	total := 0
 	for range 2500 {

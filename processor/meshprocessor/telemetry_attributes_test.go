@@ -48,7 +48,7 @@ func TestTelemetryAttributesDocumented(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	// Normalizing: every golden input (malformed values, canary rules).
-	inputs, err := filepath.Glob(filepath.Join("testdata", "golden", "*_input.yaml"))
+	inputs, err := filepath.Glob(filepath.Join(goldenDir, "*_input.yaml"))
 	require.NoError(t, err)
 	for _, in := range inputs {
 		td, err := golden.ReadTraces(in)

@@ -13,12 +13,12 @@ import (
 )
 
 // TestHelmSamplingSchema: the chart's schema for `sampling` has exactly the
-// keys of the mesh processor's SamplingConfig (read from
-// processor/meshprocessor/config_sampling.go with go/parser), with matching
+// keys of the mesh processor's sampling.Config (read from
+// processor/meshprocessor/internal/sampling/config.go with go/parser), with matching
 // JSON types, so that helm refuses a misspelt key or a duration without a
 // unit at install and accepts every key the processor takes.
 func TestHelmSamplingSchema(t *testing.T) {
-	const source = "processor/meshprocessor/config_sampling.go"
+	const source = "processor/meshprocessor/internal/sampling/config.go"
 	f, err := parser.ParseFile(token.NewFileSet(), source, readRepoFile(t, source), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -32,8 +32,8 @@ func TestHelmSamplingSchema(t *testing.T) {
 		}
 		return true
 	})
-	if structs["SamplingConfig"] == nil {
-		t.Fatalf("%s: no SamplingConfig struct", source)
+	if structs["Config"] == nil {
+		t.Fatalf("%s: no Config struct", source)
 	}
 
 	var schema map[string]any
@@ -124,5 +124,5 @@ func TestHelmSamplingSchema(t *testing.T) {
 		}
 	}
 	props, _ := schema["properties"].(map[string]any)
-	compare("sampling", ast.NewIdent("SamplingConfig"), props["sampling"])
+	compare("sampling", ast.NewIdent("Config"), props["sampling"])
 }

@@ -62,6 +62,7 @@ func TestBrokenConfigNamesTheKey(t *testing.T) {
 		{"unknown key", "mesh:\n  sampling_rate_typo: 3\n", "sampling_rate_typo"},
 		{"invalid value", "mesh:\n  istio_proxy_shas:\n    xyz: 1.25.0\n", `istio_proxy_shas: key "xyz"`},
 		{"wrong type", "mesh:\n  remove_original_attributes: [1]\n", "remove_original_attributes"},
+		{"invalid sampling value", "mesh:\n  sampling:\n    enabled: true\n    settle_time: 0s\n", "sampling.settle_time: 0s must be between"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

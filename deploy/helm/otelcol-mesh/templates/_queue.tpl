@@ -2,7 +2,9 @@
 configs/gateway.yaml and configs/agent.yaml: retries never give up while the
 queue holds data (max_elapsed_time 0), the queue is persisted by the
 file_storage extension and bounded in bytes, and exports are batched in at
-most 3 MiB (split when larger), under a gRPC receiver's default 4 MiB. */}}
+most 3 MiB (split when larger), under a gRPC receiver's default 4 MiB, within
+30 ms on a gateway (kept traces reach the backend within settle_time plus a
+tick and this timeout) or 200 ms on an agent. */}}
 {{- define "otelcol-mesh.exportQueue" -}}
 retry_on_failure:
   enabled: true
@@ -19,7 +21,7 @@ sending_queue:
     sizer: bytes
     min_size: 1048576
     max_size: 3145728
-    flush_timeout: 200ms
+    flush_timeout: {{ ternary "30ms" "200ms" (eq .Values.mode "gateway") }}
 {{- end -}}
 
 {{/* The file_storage extension of the persistent queue, in the volume

@@ -41,7 +41,7 @@ const (
 	reasonShutdown  = "shutdown"
 )
 
-// Settings configure the engine.
+// Settings are the engine's settings, translated from Config.
 type Settings struct {
 	SettleTime       time.Duration
 	MaxWait          time.Duration
@@ -99,6 +99,7 @@ type Engine struct {
 	tick      chan chan struct{} // test hook: run one tick synchronously
 	stop      chan struct{}
 	stopOnce  sync.Once
+	lastSweep time.Time // of buffered traces for max_wait (tick goroutine only)
 	wg        sync.WaitGroup
 	marshal   ptrace.ProtoMarshaler
 	unmarshal ptrace.ProtoUnmarshaler
@@ -108,12 +109,20 @@ type shard struct {
 	mu      sync.Mutex
 	traces  map[pcommon.TraceID]*trace
 	order   []pcommon.TraceID // arrival order, for memory evictions
+	due     dueIndex          // complete traces by the time they settle
 	kept    *decisioncache.KeptCache
 	dropped *decisioncache.DroppedSet
 }
 
-// New returns an engine that passes kept spans to next.
-func New(set Settings, next consumer.Traces, tel *metadata.TelemetryBuilder, logger *zap.Logger, clock Clock) *Engine {
+// New returns an engine configured by cfg (validated) that passes kept spans
+// to next.
+func New(cfg Config, next consumer.Traces, tel *metadata.TelemetryBuilder, logger *zap.Logger, clock Clock) *Engine {
+	return newEngine(cfg.settings(), next, tel, logger, clock)
+}
+
+// newEngine is New with the settings as the engine uses them (tests set the
+// tick interval here).
+func newEngine(set Settings, next consumer.Traces, tel *metadata.TelemetryBuilder, logger *zap.Logger, clock Clock) *Engine {
 	if clock == nil {
 		clock = systemClock{}
 	}
@@ -127,7 +136,9 @@ func New(set Settings, next consumer.Traces, tel *metadata.TelemetryBuilder, log
 		set.MaxBytesPerTrace = math.MaxInt
 	}
 	if set.TickInterval <= 0 {
-		set.TickInterval = 100 * time.Millisecond
+		// Settled traces are decided within a tick: short ticks cost
+		// little, as a tick looks only at the traces due (due.go).
+		set.TickInterval = 20 * time.Millisecond
 	}
 	e := &Engine{
 		set: set, next: next, clock: clock, logger: logger, tel: tel,
@@ -151,6 +162,7 @@ func New(set Settings, next consumer.Traces, tel *metadata.TelemetryBuilder, log
 	for i := range e.shards {
 		e.shards[i] = &shard{
 			traces:  map[pcommon.TraceID]*trace{},
+			due:     newDueIndex(int64(set.TickInterval)),
 			kept:    decisioncache.NewKeptCache(perShardKept),
 			dropped: decisioncache.NewDroppedSet(perShardDropped),
 		}
@@ -416,6 +428,9 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 		e.tel.ProcessorMeshSamplingTracesBuffered.Add(ctx, 1)
 	}
 	e.observeChunk(t, chunk, source, resMatch)
+	if t.complete() {
+		s.due.add(id, now.UnixNano()+int64(e.set.SettleTime))
+	}
 	t.chunks = append(t.chunks, b)
 	t.bytes += len(b)
 	t.spans += chunk.SpanCount()
@@ -571,12 +586,18 @@ func (e *Engine) markKept(td ptrace.Traces, th threshold.Threshold, rule string,
 	}
 }
 
-// runTick decides due traces, relieves memory pressure and updates the
-// stress-relief state, then passes on what was kept.
+// runTick decides the complete traces that have settled (found through
+// the due index) and, about once a second, the traces that reached max_wait
+// (a sweep over all), relieves memory pressure and updates the stress-relief
+// state, then passes on what was kept.
 func (e *Engine) runTick(ctx context.Context) {
 	now := e.clock.Now()
 	nowNs := now.UnixNano()
 	settle, maxWait := int64(e.set.SettleTime), int64(e.set.MaxWait)
+	sweep := now.Sub(e.lastSweep) >= min(time.Second, e.set.MaxWait/4)
+	if sweep {
+		e.lastSweep = now
+	}
 	out := newOutput(ctx, e)
 	for _, s := range e.shards {
 		// Pass kept spans on outside the shard lock, in bounded exports: a
@@ -584,19 +605,29 @@ func (e *Engine) runTick(ctx context.Context) {
 		for more := true; more; {
 			more = false
 			s.mu.Lock()
-			for id, t := range s.traces {
-				switch {
-				case t.complete() && nowNs-t.last >= settle:
-					e.decide(s, t, reasonComplete, now, out)
-				case nowNs-t.first >= maxWait:
-					e.decide(s, t, reasonMaxWait, now, out)
-				default:
-					continue
+			for id, ok := s.due.pop(nowNs); ok; id, ok = s.due.pop(nowNs) {
+				t, buffered := s.traces[id]
+				if !buffered || !t.complete() || nowNs-t.last < settle {
+					continue // stale: decided, or not settled since its last chunk
 				}
+				e.decide(s, t, reasonComplete, now, out)
 				delete(s.traces, id)
 				if out.full() {
 					more = true
 					break
+				}
+			}
+			if sweep && !more {
+				for id, t := range s.traces {
+					if nowNs-t.first < maxWait {
+						continue
+					}
+					e.decide(s, t, reasonMaxWait, now, out)
+					delete(s.traces, id)
+					if out.full() {
+						more = true
+						break
+					}
 				}
 			}
 			s.compactOrder()

@@ -126,7 +126,7 @@ func newTestEngine(t testing.TB, set Settings) *testEngine {
 	tb, err := metadata.NewTelemetryBuilder(tel.NewTelemetrySettings())
 	require.NoError(t, err)
 	te := &testEngine{clock: &fakeClock{now: time.Unix(1_700_000_000, 0)}, sink: &sink{}, tel: tel}
-	te.Engine = New(set, te.sink, tb, zap.NewNop(), te.clock)
+	te.Engine = newEngine(set, te.sink, tb, zap.NewNop(), te.clock)
 	te.Start()
 	t.Cleanup(func() { _ = te.Shutdown(context.Background()) })
 	return te

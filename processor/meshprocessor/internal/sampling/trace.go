@@ -48,9 +48,10 @@ func spanKey(id pcommon.SpanID) uint64 { return binary.BigEndian.Uint64(id[:]) }
 // the struct, its entry in the shard's map and in the arrival-order queue.
 const traceFixedBytes = int(unsafe.Sizeof(trace{})) + 48 + int(unsafe.Sizeof(pcommon.TraceID{}))
 
-// memoryOverhead estimates the bytes a trace holds beyond its chunks.
+// memoryOverhead estimates the bytes a trace holds beyond its chunks: per
+// chunk, its slice header and at most one due-index entry.
 func (t *trace) memoryOverhead() int {
-	return traceFixedBytes + t.tree.bytes() + 8*cap(t.edges) + 24*cap(t.chunks)
+	return traceFixedBytes + t.tree.bytes() + 8*cap(t.edges) + (24+16)*cap(t.chunks)
 }
 
 func (t *trace) complete() bool { return t.tree.complete() }

@@ -1,4 +1,4 @@
-package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor"
+package normalize // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/normalize"
 
 import (
 	"strings"
@@ -13,6 +13,32 @@ const (
 	ruleHeader        = "header"
 	ruleResourceLabel = "resource_label"
 )
+
+// CanaryConfig lists the signals that mark a span as canary traffic. A span is
+// canary when any rule matches.
+type CanaryConfig struct {
+	// Subsets lists destination subsets or workload versions that are canaries
+	// (Istio DestinationRule subset, istio.canonical_revision, service.version).
+	Subsets []string `mapstructure:"subsets"`
+
+	// HostSuffixes lists destination service name suffixes that are canaries,
+	// as in Flagger's "<app>-canary" Services.
+	HostSuffixes []string `mapstructure:"host_suffixes"`
+
+	// Headers maps a span attribute captured from a request header (an Istio
+	// Telemetry customTags.header name such as "x-canary") to the values that
+	// mark canary traffic. An empty list matches any value but "" and "false".
+	Headers map[string][]string `mapstructure:"headers"`
+
+	// ResourceLabels maps a resource attribute (Linkerd pod labels such as
+	// "version" or "linkerd.io/proxy-deployment") to the values that mark a
+	// canary workload. Applies to server-side (inbound) spans, where the resource
+	// is the workload that served the request.
+	ResourceLabels map[string][]string `mapstructure:"resource_labels"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
 
 // canaryRules is CanaryConfig compiled into lookup sets.
 type canaryRules struct {
@@ -65,13 +91,13 @@ type canaryInput struct {
 // markCanary sets mesh.canary on proxy spans (true or false) and on
 // application spans that a rule marks as canary.
 func (b *batch) markCanary(attrs pcommon.Map, res pcommon.Map, in canaryInput) {
-	rule := b.p.canary.match(res, in)
+	rule := b.n.canary.match(res, in)
 	if rule != "" {
 		attrs.PutBool(attrMeshCanary, true)
-		if b.canaryCounts == nil {
-			b.canaryCounts = map[string]int64{}
+		if b.counts.Canary == nil {
+			b.counts.Canary = map[string]int64{}
 		}
-		b.canaryCounts[rule]++
+		b.counts.Canary[rule]++
 		return
 	}
 	if in.proxy {

@@ -1,4 +1,4 @@
-package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor"
+package normalize // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/normalize"
 
 import (
 	"strings"
@@ -136,7 +136,7 @@ func (b *batch) readEnvoyTags(attrs pcommon.Map) envoyTags {
 			t.prior.port, _ = parseCount(b.str(k, v))
 		default:
 			if !strings.HasPrefix(k, "istio.") {
-				if b.p.headers.inspect(k, v, true) {
+				if b.n.headers.inspect(k, v, true) {
 					t.canaryHeader = true
 				}
 				continue
@@ -227,7 +227,7 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	}
 	// Kiali selects a service's spans by the route decorator name: renamed
 	// only with naming: semconv.
-	h.rename(span, attrs, name, dest.direction == "inbound" || span.Kind() == ptrace.SpanKindServer, !b.p.semconvNames)
+	h.rename(span, attrs, name, dest.direction == "inbound" || span.Kind() == ptrace.SpanKindServer, !b.n.set.SemconvNames)
 
 	subset := dest.subset
 	version := firstNonEmpty(t.canonicalRevision, b.evidence.version)
@@ -242,7 +242,7 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 		header:  t.canaryHeader,
 		proxy:   true,
 	})
-	if b.p.cfg.RemoveOriginalAttributes {
+	if b.n.set.RemoveOriginalAttributes {
 		attrs.RemoveIf(func(k string, _ pcommon.Value) bool { return envoyOriginals[k] })
 	}
 }

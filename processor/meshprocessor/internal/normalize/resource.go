@@ -1,4 +1,4 @@
-package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor"
+package normalize // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/normalize"
 
 import (
 	"strings"
@@ -166,7 +166,7 @@ func (b *batch) writeEnvoyResource(res pcommon.Map) string {
 	exact := ""
 	if sha != "" {
 		if sha != b.lastSHA { // one proxy build per batch, usually
-			b.lastSHA, b.lastReleases = sha, b.p.releases.Lookup(sha)
+			b.lastSHA, b.lastReleases = sha, b.n.set.Releases.Lookup(sha)
 		}
 		switch releases := b.lastReleases; len(releases) {
 		case 0:
@@ -213,7 +213,7 @@ func (b *batch) writeEnvoyResource(res pcommon.Map) string {
 		}
 	}
 	if placeholder || istioName {
-		promoteService(res, placeholder || b.p.semconvNames, service, ns, ev.canonicalRevision)
+		promoteService(res, placeholder || b.n.set.SemconvNames, service, ns, ev.canonicalRevision)
 	}
 	return mesh
 }

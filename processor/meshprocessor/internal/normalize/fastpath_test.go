@@ -1,4 +1,4 @@
-package meshprocessor
+package normalize
 
 import (
 	"strconv"

@@ -1,16 +1,17 @@
-package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor"
+package sampling // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/sampling"
 
 import (
 	"errors"
 	"fmt"
 	"math"
 	"regexp"
+	"runtime"
 	"time"
 )
 
-// SamplingConfig configures mesh tail sampling (gateway mode). Off by
-// default: a sidecar buffers nothing.
-type SamplingConfig struct {
+// Config is the `sampling` section of the mesh processor: mesh tail sampling
+// (gateway mode). Off by default: a sidecar buffers nothing.
+type Config struct {
 	// Enabled turns tail sampling on. All spans of a trace must reach the
 	// same collector (use the load_balancing exporter by trace id in front).
 	Enabled bool `mapstructure:"enabled"`
@@ -146,8 +147,9 @@ type EdgeCoverageConfig struct {
 	Window    time.Duration `mapstructure:"window"`
 }
 
-func defaultSamplingConfig() SamplingConfig {
-	return SamplingConfig{
+// DefaultConfig is the default `sampling` section (sampling off).
+func DefaultConfig() Config {
+	return Config{
 		SettleTime:       time.Second,
 		MaxWait:          30 * time.Second,
 		MaxSpansPerTrace: 10_000,
@@ -180,7 +182,10 @@ const (
 	maxRules            = 64
 )
 
-func (s *SamplingConfig) validate() []error {
+// Errors lists what is wrong with the section when sampling is on, each
+// error naming its key under sampling. (Not Validate: the processor's
+// Validate reports these as sampling.<key> on lines of their own.)
+func (s *Config) Errors() []error {
 	if !s.Enabled {
 		return nil
 	}
@@ -188,23 +193,23 @@ func (s *SamplingConfig) validate() []error {
 	// Written so that NaN fails every check.
 	prob := func(key string, p float64) {
 		if !(p >= 0 && p <= 1) {
-			errs = append(errs, fmt.Errorf("sampling.%s: %v must be between 0 and 1", key, p))
+			errs = append(errs, fmt.Errorf("%s: %v must be between 0 and 1", key, p))
 		}
 	}
 	between := func(key string, d, lo, hi time.Duration) {
 		if d < lo || d > hi {
-			errs = append(errs, fmt.Errorf("sampling.%s: %v must be between %v and %v", key, d, lo, hi))
+			errs = append(errs, fmt.Errorf("%s: %v must be between %v and %v", key, d, lo, hi))
 		}
 	}
 	intRange := func(key string, v, lo, hi int64) {
 		if v < lo || v > hi {
-			errs = append(errs, fmt.Errorf("sampling.%s: %d must be between %d and %d", key, v, lo, hi))
+			errs = append(errs, fmt.Errorf("%s: %d must be between %d and %d", key, v, lo, hi))
 		}
 	}
 	between("settle_time", s.SettleTime, time.Millisecond, maxWaitMax)
 	between("max_wait", s.MaxWait, time.Millisecond, maxWaitMax)
 	if s.SettleTime >= s.MaxWait {
-		errs = append(errs, errors.New("sampling.settle_time must be shorter than sampling.max_wait"))
+		errs = append(errs, errors.New("settle_time must be shorter than sampling.max_wait"))
 	}
 	intRange("max_buffered_bytes", s.MaxBufferedBytes, minBufferedBytes, math.MaxInt64)
 	intRange("max_spans_per_trace", int64(s.MaxSpansPerTrace), 1, maxSpansPerTraceMax)
@@ -214,17 +219,17 @@ func (s *SamplingConfig) validate() []error {
 	intRange("decision_cache.dropped_traces", int64(s.DecisionCache.DroppedTraces), 0, maxDroppedCache)
 	if sr := s.StressRelief; sr.Enabled {
 		if !(sr.DeactivationLevel > 0 && sr.DeactivationLevel < sr.ActivationLevel && sr.ActivationLevel <= 1) {
-			errs = append(errs, errors.New("sampling.stress_relief: need 0 < deactivation_level < activation_level <= 1"))
+			errs = append(errs, errors.New("stress_relief: need 0 < deactivation_level < activation_level <= 1"))
 		}
 		// 0 would drop every new trace under stress: disable stress relief instead.
 		if !(sr.Probability > 0 && sr.Probability <= 1) {
-			errs = append(errs, fmt.Errorf("sampling.stress_relief.probability: %v must be above 0 and at most 1 (to keep nothing new under stress, lower the rules instead)", sr.Probability))
+			errs = append(errs, fmt.Errorf("stress_relief.probability: %v must be above 0 and at most 1 (to keep nothing new under stress, lower the rules instead)", sr.Probability))
 		}
 		between("stress_relief.min_active", sr.MinActive, 0, maxWaitMax)
 	}
 	rate := func(key string, v float64) {
 		if !(v >= 0 && v <= 1e9) {
-			errs = append(errs, fmt.Errorf("sampling.rate_limit.%s: %v must be between 0 and 1e9", key, v))
+			errs = append(errs, fmt.Errorf("rate_limit.%s: %v must be between 0 and 1e9", key, v))
 		}
 	}
 	rate("traces_per_second", s.RateLimit.TracesPerSecond)
@@ -236,10 +241,10 @@ func (s *SamplingConfig) validate() []error {
 	prob("rules.canary.probability", r.Canary.Probability)
 	prob("rules.baseline.probability", r.Baseline.Probability)
 	if r.Latency.Probability > 0 && r.Latency.Threshold <= 0 && len(r.Latency.PerDestination) == 0 {
-		errs = append(errs, errors.New("sampling.rules.latency.threshold: must be positive when the rule is on"))
+		errs = append(errs, errors.New("rules.latency.threshold: must be positive when the rule is on"))
 	}
 	if r.Latency.Threshold > 24*time.Hour {
-		errs = append(errs, errors.New("sampling.rules.latency.threshold: must be at most 24h"))
+		errs = append(errs, errors.New("rules.latency.threshold: must be at most 24h"))
 	}
 	for dest, d := range r.Latency.PerDestination {
 		between("rules.latency.per_destination."+dest, d, time.Nanosecond, 24*time.Hour)
@@ -249,11 +254,11 @@ func (s *SamplingConfig) validate() []error {
 		between("rules.edge_coverage.window", r.EdgeCoverage.Window, time.Millisecond, 24*time.Hour)
 	}
 	if len(r.Attributes) > maxRules {
-		errs = append(errs, fmt.Errorf("sampling.rules.attributes: at most %d rules", maxRules))
+		errs = append(errs, fmt.Errorf("rules.attributes: at most %d rules", maxRules))
 	}
 	names := map[string]bool{}
 	for i, a := range r.Attributes {
-		key := fmt.Sprintf("sampling.rules.attributes[%d]", i)
+		key := fmt.Sprintf("rules.attributes[%d]", i)
 		if a.Name == "" || names[a.Name] {
 			errs = append(errs, fmt.Errorf("%s.name: must be set and unique", key))
 		}
@@ -292,4 +297,56 @@ func (s *SamplingConfig) validate() []error {
 		prob(key+".probability", a.probability())
 	}
 	return errs
+}
+
+// settings translates the validated section into the engine's settings.
+func (s *Config) settings() Settings {
+	shards := s.NumShards
+	if shards == 0 {
+		shards = 16 * runtime.GOMAXPROCS(0)
+	}
+	set := Settings{
+		SettleTime:       s.SettleTime,
+		MaxWait:          s.MaxWait,
+		MaxSpansPerTrace: s.MaxSpansPerTrace,
+		MaxBytesPerTrace: s.MaxBytesPerTrace,
+		MaxBufferedBytes: s.MaxBufferedBytes,
+		Shards:           shards,
+		KeptCacheSize:    s.DecisionCache.KeptTraces,
+		DroppedCacheSize: s.DecisionCache.DroppedTraces,
+		TracesPerSecond:  s.RateLimit.TracesPerSecond,
+		SpansPerSecond:   s.RateLimit.SpansPerSecond,
+		RecordRule:       s.RecordRule,
+		Rules: Rules{
+			Errors:       s.Rules.Errors.Probability,
+			MeshFailures: s.Rules.MeshFailures.Probability,
+			Latency: LatencyRule{
+				Probability:    s.Rules.Latency.Probability,
+				Threshold:      s.Rules.Latency.Threshold,
+				PerDestination: s.Rules.Latency.PerDestination,
+			},
+			Canary:       s.Rules.Canary.Probability,
+			EdgeCoverage: EdgeCoverageRule{MinTraces: s.Rules.EdgeCoverage.MinTraces, Window: s.Rules.EdgeCoverage.Window},
+			Baseline:     s.Rules.Baseline.Probability,
+		},
+	}
+	if sr := s.StressRelief; sr.Enabled {
+		set.StressRelief = StressRelief{
+			Activate:    sr.ActivationLevel,
+			Deactivate:  sr.DeactivationLevel,
+			MinActive:   sr.MinActive,
+			Probability: sr.Probability,
+		}
+	}
+	for _, a := range s.Rules.Attributes {
+		r := AttributeRule{
+			Name: a.Name, Key: a.Key, Resource: a.Scope == "resource", Values: a.Values,
+			Min: a.Min, Max: a.Max, Bool: a.Bool, Probability: a.probability(),
+		}
+		if a.Regex != "" {
+			r.Regex = regexp.MustCompile(a.Regex) // validated
+		}
+		set.Rules.Attributes = append(set.Rules.Attributes, r)
+	}
+	return set
 }

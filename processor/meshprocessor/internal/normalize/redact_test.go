@@ -1,4 +1,4 @@
-package meshprocessor
+package normalize
 
 import (
 	"strings"
@@ -7,9 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/processor/processortest"
-
-	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadata"
 )
 
 func TestRedactURL(t *testing.T) {
@@ -122,7 +119,7 @@ func TestProxySpanURLRedaction(t *testing.T) {
 			}
 			attrs.PutStr(tt.key, tt.url)
 
-			out := process(t, goldenConfig(), processortest.NewNopSettings(metadata.Type), td)
+			out := process(t, goldenSettings(t), td)
 			got := out.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes()
 			v, _ := got.Get(tt.key)
 			assert.Equal(t, tt.wantURL, v.Str(), tt.key)
@@ -182,9 +179,9 @@ func TestApplicationSpanRedaction(t *testing.T) {
 		"mesh.canary":                       true, // the canary header still matches
 	}
 
-	cfg := goldenConfig()
+	cfg := goldenSettings(t)
 	require.True(t, cfg.RedactApplicationSpans, "on by default")
-	out := process(t, cfg, processortest.NewNopSettings(metadata.Type), build())
+	out := process(t, cfg, build())
 	span := out.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
 	assert.Equal(t, want, span.Attributes().AsRaw())
 	assert.Equal(t, "GET /cart", span.Name(), "application spans keep their name")
@@ -193,14 +190,14 @@ func TestApplicationSpanRedaction(t *testing.T) {
 	// Idempotent: a second mesh processor (sidecar, then gateway) changes nothing.
 	again := ptrace.NewTraces()
 	out.CopyTo(again)
-	twice := process(t, cfg, processortest.NewNopSettings(metadata.Type), again)
+	twice := process(t, cfg, again)
 	assert.Equal(t, want, twice.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().AsRaw())
 
 	cfg.RedactApplicationSpans = false
 	in := build()
 	wantRaw := in.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().AsRaw()
 	wantRaw["mesh.canary"] = true
-	off := process(t, cfg, processortest.NewNopSettings(metadata.Type), in)
+	off := process(t, cfg, in)
 	assert.Equal(t, wantRaw, off.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().AsRaw())
 }
 

@@ -1,4 +1,4 @@
-package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor"
+package normalize // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/normalize"
 
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -90,7 +90,7 @@ func (b *batch) readLinkerdTags(attrs pcommon.Map) linkerdTags {
 		case attrMeshOriginalName:
 			t.originalName, t.hasOriginalName = b.str(k, v), true
 		default:
-			if b.p.headers.inspect(k, v, true) {
+			if b.n.headers.inspect(k, v, true) {
 				t.canaryHeader = true
 			}
 		}
@@ -170,7 +170,7 @@ func (b *batch) normalizeLinkerd(span ptrace.Span, res pcommon.Map) {
 		header:  t.canaryHeader,
 		proxy:   true,
 	})
-	if b.p.cfg.RemoveOriginalAttributes {
+	if b.n.set.RemoveOriginalAttributes {
 		attrs.RemoveIf(func(k string, _ pcommon.Value) bool { return linkerdOriginals[k] || k == tagDirection })
 	}
 }

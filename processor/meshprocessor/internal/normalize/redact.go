@@ -1,4 +1,4 @@
-package meshprocessor // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor"
+package normalize // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/normalize"
 
 import (
 	"net/url"
