@@ -47,7 +47,7 @@ func createTraces(ctx context.Context, set processor.Settings, cfg component.Con
 		if err != nil {
 			return nil, err
 		}
-		sp := newSamplingProcessor(set, c, p, counts.countOutgoing(next))
+		sp := newSamplingProcessor(set, c, p, counts.countOutgoing(next), nil)
 		sp.counts = counts
 		return sp, nil
 	}

@@ -12,11 +12,9 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
-	"go.uber.org/zap"
 
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadata"
-	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/sampling"
 )
 
 // BenchmarkBufferedBytesPerSpan measures what a buffered span costs the
@@ -62,8 +60,8 @@ func BenchmarkBufferedBytesPerSpan(b *testing.B) {
 	for b.Loop() {
 		p, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
 		require.NoError(b, err)
-		e := sampling.New(cfg.Sampling, consumertest.NewNop(), p.telemetry, zap.NewNop(), &fakeClock{now: time.Unix(1, 0)})
-		sp := &samplingProcessor{mesh: p, engine: e}
+		sp := newSamplingProcessor(processortest.NewNopSettings(metadata.Type), cfg, p, consumertest.NewNop(), &fakeClock{now: time.Unix(1, 0)})
+		e := sp.engine
 		require.NoError(b, sp.Start(b.Context(), componenttest.NewNopHost()))
 		u := ptrace.ProtoUnmarshaler{}
 		runtime.GC()
@@ -102,8 +100,8 @@ func BenchmarkSampling(b *testing.B) {
 	p, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(b, err)
 	clock := &fakeClock{now: time.Unix(1, 0)}
-	e := sampling.New(cfg.Sampling, consumertest.NewNop(), p.telemetry, zap.NewNop(), clock)
-	sp := &samplingProcessor{mesh: p, engine: e}
+	sp := newSamplingProcessor(processortest.NewNopSettings(metadata.Type), cfg, p, consumertest.NewNop(), clock)
+	e := sp.engine
 	require.NoError(b, sp.Start(b.Context(), componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, sp.Shutdown(context.Background())) })
 	spans := input.SpanCount()

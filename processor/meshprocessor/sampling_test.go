@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
-	"go.uber.org/zap"
 
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/metadata"
@@ -66,14 +65,19 @@ func newTestSampler(t *testing.T, mutate func(*sampling.Config)) *testSampler {
 	p, err := newMeshProcessor(set, cfg)
 	require.NoError(t, err)
 	ts := &testSampler{t: t, clock: &fakeClock{now: time.Unix(1_700_000_000, 0)}, sink: new(consumertest.TracesSink), tel: tel}
-	ts.sp = &samplingProcessor{mesh: p, engine: sampling.New(cfg.Sampling, ts.sink, p.telemetry, zap.NewNop(), ts.clock)}
+	ts.sp = newSamplingProcessor(set, cfg, p, ts.sink, ts.clock)
 	require.NoError(t, ts.sp.Start(t.Context(), componenttest.NewNopHost()))
 	t.Cleanup(func() { _ = ts.sp.Shutdown(context.Background()) })
 	return ts
 }
 
+// send passes a copy of td: the processor takes ownership of what it gets
+// (a resource holding one trace moves into the buffer whole), and the tests
+// read td afterwards.
 func (ts *testSampler) send(td ptrace.Traces) {
-	require.NoError(ts.t, ts.sp.ConsumeTraces(ts.t.Context(), td))
+	cp := ptrace.NewTraces()
+	td.CopyTo(cp)
+	require.NoError(ts.t, ts.sp.ConsumeTraces(ts.t.Context(), cp))
 }
 
 // after advances the clock and runs one decision round.
@@ -508,7 +512,7 @@ func TestRefusedKeptSpansAreCounted(t *testing.T) {
 	p, err := newMeshProcessor(metadatatest.NewSettings(tel), cfg)
 	require.NoError(t, err)
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	sp := &samplingProcessor{mesh: p, engine: sampling.New(cfg.Sampling, consumertest.NewErr(errors.New("backend down")), p.telemetry, zap.NewNop(), clock)}
+	sp := newSamplingProcessor(metadatatest.NewSettings(tel), cfg, p, consumertest.NewErr(errors.New("backend down")), clock)
 	require.NoError(t, sp.Start(t.Context(), componenttest.NewNopHost()))
 	t.Cleanup(func() { _ = sp.Shutdown(context.Background()) })
 
@@ -614,5 +618,52 @@ func TestKeptSpansLeaveInBoundedExports(t *testing.T) {
 	require.Greater(t, len(ts.sink.AllTraces()), 1)
 	for _, td := range ts.sink.AllTraces() {
 		assert.LessOrEqual(t, td.SpanCount(), 8192+9, "one export holds at most 8192 spans (plus the trace that crossed it)")
+	}
+}
+
+// TestKeptSpansNormalizedInFull: the gateway writes on arriving Envoy spans
+// only what the rules read, and the rest once they are kept; what it passes
+// on is what normalizing alone gives (plus the sampler's tracestate and
+// completeness flag).
+func TestKeptSpansNormalizedInFull(t *testing.T) {
+	ts := newTestSampler(t, func(c *sampling.Config) { c.Rules.Baseline.Probability = 1 })
+	require.True(t, ts.sp.decisionOnly)
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.2, FlagRate: 0.2, CanaryShare: 0.3, Seed: 21})
+	in := ptrace.NewTraces()
+	for range 30 {
+		g.Next().Traces.ResourceSpans().MoveAndAppendTo(in.ResourceSpans())
+	}
+	want := ptrace.NewTraces()
+	in.CopyTo(want)
+	_, err := ts.sp.mesh.processTraces(t.Context(), want)
+	require.NoError(t, err)
+	ts.send(in)
+	ts.after(2 * time.Second)
+
+	type spanOut struct {
+		name   string
+		status ptrace.StatusCode
+		attrs  map[string]any
+		res    map[string]any
+	}
+	collect := func(tds ...ptrace.Traces) map[pcommon.SpanID]spanOut {
+		m := map[pcommon.SpanID]spanOut{}
+		for _, td := range tds {
+			for _, rs := range td.ResourceSpans().All() {
+				for _, ss := range rs.ScopeSpans().All() {
+					for _, span := range ss.Spans().All() {
+						attrs := span.Attributes().AsRaw()
+						delete(attrs, sampling.AttrComplete)
+						m[span.SpanID()] = spanOut{span.Name(), span.Status().Code(), attrs, rs.Resource().Attributes().AsRaw()}
+					}
+				}
+			}
+		}
+		return m
+	}
+	got, expected := collect(ts.sink.AllTraces()...), collect(want)
+	require.Len(t, got, len(expected), "every span kept")
+	for id, w := range expected {
+		assert.Equal(t, w, got[id], "span %s", id)
 	}
 }

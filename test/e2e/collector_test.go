@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"text/template"
@@ -55,12 +56,31 @@ type ports struct {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if _, taken := reservedAddrs.Load(addr); !taken {
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+}
+
+// reservedAddrs are free addresses a test will listen on later (a backend
+// that is down for a while): freeAddr does not hand them out meanwhile.
+var reservedAddrs sync.Map
+
+// reserveAddr returns a free address that freeAddr will not return until
+// the test ends.
+func reserveAddr(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	reservedAddrs.Store(addr, true)
+	t.Cleanup(func() { reservedAddrs.Delete(addr) })
+	return addr
 }
 
 func newPorts(t *testing.T, sink string) ports {

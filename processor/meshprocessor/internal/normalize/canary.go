@@ -100,7 +100,12 @@ func (b *batch) markCanary(attrs pcommon.Map, res pcommon.Map, in canaryInput) {
 		b.counts.Canary[rule]++
 		return
 	}
-	if in.proxy {
+	if !in.proxy {
+		return
+	}
+	// The sampler reads only true: before the decision, false is written
+	// only over a true an earlier pass wrote.
+	if _, marked := attrs.Get(attrMeshCanary); marked || !b.decisionOnly {
 		attrs.PutBool(attrMeshCanary, false)
 	}
 }

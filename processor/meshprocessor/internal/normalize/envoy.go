@@ -166,18 +166,43 @@ func (b *batch) readEnvoyTags(attrs pcommon.Map) envoyTags {
 }
 
 // normalizeEnvoy maps one Envoy (or Istio) span to semantic conventions and
-// records what it says about its proxy in the resource's evidence.
+// records what it says about its proxy in the resource's evidence. With
+// decisionOnly, it writes only what the tail sampler decides on.
 func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	attrs := span.Attributes()
 	t := b.readEnvoyTags(attrs)
 	client := span.Kind() == ptrace.SpanKindClient
-	// One allocation for the keys added below instead of repeated growth.
-	attrs.EnsureCapacity(attrs.Len() + addedKeys)
-
 	b.collectEnvoyEvidence(&t)
 
 	h := httpFacts{client: client, method: t.method, hasErrorType: t.hasErrorType,
 		hasServerAddress: t.hasServerAddress, hasOriginalName: t.hasOriginalName}
+	h.errorTag = t.errorTag == "true"
+	if t.responseFlags != "" && t.responseFlags != "-" {
+		h.flags = t.responseFlags
+	}
+	if t.grpcStatus != "" {
+		if code, name, ok := semconv.GRPCCode(t.grpcStatus); ok {
+			h.grpcCode, h.grpcName, h.hasGRPC = code, name, true
+		} else {
+			b.malformed(tagGRPCStatusCode)
+		}
+	}
+	dest := b.envoyDestination(&t, span.Kind(), res)
+
+	if b.decisionOnly {
+		attrs.EnsureCapacity(attrs.Len() + decisionKeys)
+		h.putStatusCode(b, attrs, t.statusCode)
+		if h.flags != "" {
+			attrs.PutStr(attrMeshResponseFlags, h.flags)
+		}
+		dest.putDecision(attrs)
+		h.setStatus(span, attrs)
+		b.markEnvoyCanary(attrs, res, &t, dest)
+		return
+	}
+
+	// One allocation for the keys added below instead of repeated growth.
+	attrs.EnsureCapacity(attrs.Len() + addedKeys)
 	h.putMethod(attrs)
 	h.putStatusCode(b, attrs, t.statusCode)
 	if t.url != "" {
@@ -203,21 +228,13 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	if t.netHostIP != "" {
 		attrs.PutStr(semconv.NetworkLocalAddress, t.netHostIP)
 	}
-	if t.responseFlags != "" && t.responseFlags != "-" {
-		attrs.PutStr(attrMeshResponseFlags, t.responseFlags)
-		h.flags = t.responseFlags
+	if h.flags != "" {
+		attrs.PutStr(attrMeshResponseFlags, h.flags)
 	}
-	if t.grpcStatus != "" {
-		if code, name, ok := semconv.GRPCCode(t.grpcStatus); ok {
-			attrs.PutStr(semconv.RPCResponseStatusCode, name)
-			h.grpcCode, h.grpcName, h.hasGRPC = code, name, true
-		} else {
-			b.malformed(tagGRPCStatusCode)
-		}
+	if h.hasGRPC {
+		attrs.PutStr(semconv.RPCResponseStatusCode, h.grpcName)
 	}
-	h.errorTag = t.errorTag == "true"
 
-	dest := b.envoyDestination(&t, span.Kind(), res)
 	dest.put(attrs)
 	h.setStatus(span, attrs)
 
@@ -229,22 +246,25 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	// only with naming: semconv.
 	h.rename(span, attrs, name, dest.direction == "inbound" || span.Kind() == ptrace.SpanKindServer, !b.n.set.SemconvNames)
 
-	subset := dest.subset
+	b.markEnvoyCanary(attrs, res, &t, dest)
+	if b.n.set.RemoveOriginalAttributes {
+		attrs.RemoveIf(func(k string, _ pcommon.Value) bool { return envoyOriginals[k] })
+	}
+}
+
+func (b *batch) markEnvoyCanary(attrs, res pcommon.Map, t *envoyTags, dest destination) {
 	version := firstNonEmpty(t.canonicalRevision, b.evidence.version)
 	if dest.waypoint {
 		version = firstNonEmpty(t.destRevision, t.destAppVersion)
 	}
 	b.markCanary(attrs, res, canaryInput{
-		subset:  subset,
+		subset:  dest.subset,
 		version: version,
 		service: dest.service,
 		inbound: dest.direction == "inbound",
 		header:  t.canaryHeader,
 		proxy:   true,
 	})
-	if b.n.set.RemoveOriginalAttributes {
-		attrs.RemoveIf(func(k string, _ pcommon.Value) bool { return envoyOriginals[k] })
-	}
 }
 
 // envoyOriginals are the proxy tags mapped to semantic conventions or the
@@ -316,6 +336,21 @@ func (d destination) put(attrs pcommon.Map) {
 	}
 	if d.subset != "" {
 		attrs.PutStr(attrMeshDestinationSubset, d.subset)
+	}
+}
+
+// putDecision writes what the sampler reads of the destination. (Normalizing
+// after the decision derives the port and subset again: they come with the
+// cluster name, or are absent with it.)
+func (d destination) putDecision(attrs pcommon.Map) {
+	if d.direction != "" {
+		attrs.PutStr(attrMeshDirection, d.direction)
+	}
+	if d.service != "" {
+		attrs.PutStr(attrMeshDestinationService, d.service)
+	}
+	if d.namespace != "" {
+		attrs.PutStr(attrMeshDestinationNamespace, d.namespace)
 	}
 }
 

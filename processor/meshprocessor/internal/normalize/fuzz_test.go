@@ -10,8 +10,9 @@ import (
 )
 
 // FuzzNormalize feeds arbitrary OTLP protobuf through normalizing: whatever
-// decodes must come out without a panic, and a second pass must not change it
-// (normalizing is idempotent).
+// decodes must come out without a panic, a second pass must not change it
+// (normalizing is idempotent), and the sampling gateway's split (decision
+// attributes first, the rest once kept) must give the same.
 func FuzzNormalize(f *testing.F) {
 	inputs, err := filepath.Glob(filepath.Join("testdata", "golden", "*_input.yaml"))
 	if err != nil {
@@ -45,6 +46,13 @@ func FuzzNormalize(f *testing.F) {
 			twice := process(t, set, again)
 			if err := ptracetest.CompareTraces(once, twice); err != nil {
 				t.Fatalf("semconv names %v: second pass changed the output: %v", set.SemconvNames, err)
+			}
+			split, err := unmarshaler.UnmarshalTraces(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ptracetest.CompareTraces(once, decisionThenTraces(set, split, "")); err != nil {
+				t.Fatalf("semconv names %v: decision attributes then normalizing differ: %v", set.SemconvNames, err)
 			}
 		}
 	})

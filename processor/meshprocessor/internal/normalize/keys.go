@@ -46,6 +46,10 @@ const (
 // addedKeys is about how many attributes normalizing adds to a proxy span.
 const addedKeys = 24
 
+// decisionKeys is at most how many attributes writing only what the
+// sampler decides on adds to an Envoy span.
+const decisionKeys = 8
+
 // addedResourceKeys is at most how many attributes normalizing adds to the
 // resource of Envoy spans.
 const addedResourceKeys = 12

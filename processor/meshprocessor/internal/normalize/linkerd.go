@@ -8,9 +8,24 @@ import (
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/semconv"
 )
 
-// linkerd2-proxy span tags (linkerd2-proxy: linkerd/trace-context/src/service.rs).
-// Proxies ≤ v2.273 (Linkerd ≤ 2.17) write http.method/http.path/http.authority;
-// later ones write semconv keys, all as strings.
+// linkerd2-proxy span tags (linkerd2-proxy: linkerd/trace-context/src/service.rs),
+// all strings, by release line, and what they become:
+//
+//	tag                          ≤ 2.17   2.18   2.19   normalized to
+//	direction                    ✓        ✓      ✓      mesh.direction
+//	http.method                  ✓                      http.request.method
+//	http.request.method                   ✓      ✓      (kept; normalized value)
+//	http.status_code             ✓                      http.response.status_code (int)
+//	http.response.status_code             ✓      ✓      (int)
+//	http.path                    ✓                      url.path, url.query
+//	http.authority / http.host   ✓                      server.address, server.port
+//	server.address, server.port           ✓      ✓      (port as int) → mesh.destination.*
+//	url.full                                     ✓      url.scheme, url.path, url.query
+//	network.transport,
+//	user_agent.original                          ✓      (kept; mark 2.19)
+//
+// The schema found bounds the release (mesh.version.min 2.18 or 2.19);
+// ≤ 2.17 proxies also export over OpenCensus (receiver/opencensusreceiver).
 const (
 	tagDirection     = "direction"
 	tagHTTPPath      = "http.path"

@@ -5,7 +5,8 @@
 // Where to look:
 //   - envoy.go: Envoy and Istio span tags (Zipkin, OpenTelemetry and
 //     OpenCensus exports) and Istio cluster names;
-//   - linkerd.go: linkerd2-proxy tags, one schema table per Linkerd release line;
+//   - linkerd.go: linkerd2-proxy tags, with the table of what each Linkerd
+//     release line writes;
 //   - http.go: what both proxy families share (HTTP method, status, URL, peers,
 //     span status and name);
 //   - resource.go: proxy and mesh version detection, workload identity;
@@ -70,7 +71,22 @@ type ProxyMesh struct{ Proxy, Mesh string }
 // Traces normalizes td in place. userAgent is the export request's
 // User-Agent when Envoy sent it (see IsEnvoyUserAgent), else "".
 func (n *Normalizer) Traces(td ptrace.Traces, userAgent string) Counts {
-	b := batch{n: n, userAgent: userAgent, counts: Counts{Spans: map[ProxyMesh]int64{}}}
+	return n.run(td, userAgent, false)
+}
+
+// DecisionAttributes prepares td for the tail sampler at a fraction of the
+// cost of Traces: resources, Linkerd and application spans are normalized,
+// and Envoy spans get only what the sampler decides on (the semconv HTTP
+// status code, mesh.response_flags, mesh.direction, mesh.destination.*,
+// mesh.canary, the Error status and error.type). Traces on the spans that
+// are kept writes the rest, and gives what Traces on td gives (with the
+// proxy's own tags kept, remove_original_attributes off).
+func (n *Normalizer) DecisionAttributes(td ptrace.Traces, userAgent string) Counts {
+	return n.run(td, userAgent, true)
+}
+
+func (n *Normalizer) run(td ptrace.Traces, userAgent string, decisionOnly bool) Counts {
+	b := batch{n: n, userAgent: userAgent, decisionOnly: decisionOnly, counts: Counts{Spans: map[ProxyMesh]int64{}}}
 	for _, rs := range td.ResourceSpans().All() {
 		b.processResource(rs)
 	}
@@ -88,7 +104,9 @@ func IsEnvoyUserAgent(ua string) bool {
 type batch struct {
 	n         *Normalizer
 	userAgent string
-	evidence  evidence
+	// decisionOnly: write on Envoy spans only what the sampler decides on.
+	decisionOnly bool
+	evidence     evidence
 	// The last istio/proxy SHA looked up and its releases.
 	lastSHA      string
 	lastReleases []string

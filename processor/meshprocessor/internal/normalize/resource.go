@@ -179,7 +179,9 @@ func (b *batch) writeEnvoyResource(res pcommon.Map) string {
 	if exact != "" {
 		res.PutStr(attrMeshVersion, exact)
 		res.Remove(attrMeshVersionMin)
-	} else if ev.minVersion != "" {
+	} else if _, known := res.Get(attrMeshVersion); !known && ev.minVersion != "" {
+		// (An exact version an earlier pass found, from the export's
+		// User-Agent, says more than a lower bound.)
 		res.PutStr(attrMeshVersionMin, ev.minVersion)
 	}
 
