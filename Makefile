@@ -17,7 +17,7 @@ CONFIG   ?= configs/local.yaml
 SOURCES := builder-config.yaml go.mod go.sum \
 	$(shell find processor receiver extension internal -type f \( -name '*.go' -o -name '*.tsv' \) ! -name '*_test.go' 2>/dev/null)
 
-.PHONY: all build run demo demo-jaeger soak overload bench bench-pipelines bench-receiver fuzz test unit-test e2e-test deploy-test lint generate tools helm jaeger clean
+.PHONY: all build run demo demo-jaeger soak overload bench bench-pipelines bench-ceiling bench-receiver fuzz test unit-test e2e-test deploy-test lint generate tools helm jaeger clean
 
 all: build
 
@@ -87,6 +87,8 @@ e2e-test: $(BINARY) $(JAEGER)
 # mapping) on the same Istio spans, in one run.
 bench:
 	$(GO) test -run XXX -bench 'Normalize|BufferedBytes|BenchmarkSampling' -benchmem -count 3 ./processor/meshprocessor/
+	$(GO) test -run XXX -bench . -benchmem -count 3 ./processor/meshprocessor/internal/normalize/
+	$(GO) test -run XXX -bench LargeTrace -benchmem -benchtime 5x ./processor/meshprocessor/internal/sampling/
 
 # The same meshgen load through pass-through, contrib transform+tail_sampling
 # and the shipped configs/gateway.yaml and configs/sidecar.yaml of the built
@@ -97,6 +99,12 @@ BENCH_DURATION ?= 20s
 bench-pipelines: $(BINARY)
 	$(GO) build -o _build/meshbench ./cmd/meshbench
 	_build/meshbench -binary $(BINARY) -configs configs -rate $(BENCH_RATE) -duration $(BENCH_DURATION)
+
+# The ceiling: pass-through and the shipped gateway at the highest rate the
+# load generator (pinned to CPU 0) offers, the collector pinned to CPU 1.
+bench-ceiling: $(BINARY)
+	$(GO) build -o _build/meshbench ./cmd/meshbench
+	taskset -c 0 _build/meshbench -binary $(BINARY) -configs configs -ceiling -collector-cpus 1 -pipelines passthrough,gateway -duration $(BENCH_DURATION)
 
 # Checks of deploy/ and the Dockerfile: a module of its own (test/deploy), so
 # that its dependencies (k8s.io/api, istio.io/client-go, go-control-plane,

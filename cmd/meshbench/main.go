@@ -33,6 +33,9 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "load duration per pipeline")
 	only := flag.String("pipelines", "passthrough,contrib,gateway,sidecar", "pipelines to run, in order")
 	configs := flag.String("configs", "configs", "directory of the shipped configs")
+	ceilingMode := flag.Bool("ceiling", false, "offer as much as the load generator can (-senders concurrent exports, -rate ignored) and report accepted spans/s and refusals")
+	senders := flag.Int("senders", 4, "concurrent exports with -ceiling")
+	collectorCPUs := flag.String("collector-cpus", "", "pin the collector to these CPUs (taskset -c), e.g. 1")
 	flag.Parse()
 	// The decision latency target is the gateway's settle_time + 100 ms.
 	settle, err := settleTime(filepath.Join(*configs, "gateway.yaml"))
@@ -47,12 +50,24 @@ func main() {
 			fmt.Fprintf(os.Stderr, "meshbench: unknown pipeline %q\n", name)
 			os.Exit(2)
 		}
-		r, err := run(*binary, *configs, p, *rate, *duration)
+		load := func(endpoint string, r *result) (map[pcommon.TraceID]time.Time, error) {
+			return sendLoad(endpoint, *rate, *duration, r)
+		}
+		if *ceilingMode {
+			load = func(endpoint string, r *result) (map[pcommon.TraceID]time.Time, error) {
+				return nil, flood(endpoint, *senders, *duration, r)
+			}
+		}
+		r, err := run(*binary, *configs, *collectorCPUs, p, load, *duration)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "meshbench: %s: %v\n", name, err)
 			os.Exit(1)
 		}
 		results = append(results, r)
+	}
+	if *ceilingMode {
+		reportCeiling(os.Stdout, results, *senders, *duration)
+		return
 	}
 	report(os.Stdout, results, *rate, *duration, settle)
 }
@@ -77,9 +92,10 @@ type result struct {
 	latencies            []time.Duration // collector acknowledged a trace → its first span at the sink
 	kept                 map[pcommon.TraceID]int
 	interesting          map[pcommon.TraceID]int // error/failure/slow/canary trace → span count
+	refused              int                     // spans in exports the collector refused (-ceiling)
 }
 
-func run(binary, configs string, p meshbench.Pipeline, rate float64, duration time.Duration) (*result, error) {
+func run(binary, configs, cpus string, p meshbench.Pipeline, load func(string, *result) (map[pcommon.TraceID]time.Time, error), duration time.Duration) (*result, error) {
 	s, err := startSink()
 	if err != nil {
 		return nil, err
@@ -111,6 +127,9 @@ func run(binary, configs string, p meshbench.Pipeline, rate float64, duration ti
 	}
 	defer logf.Close()
 	cmd := exec.Command(binary, args...)
+	if cpus != "" {
+		cmd = exec.Command("taskset", append([]string{"-c", cpus, binary}, args...)...)
+	}
 	// The shipped configs read their exporter endpoint (gateway: backend,
 	// sidecar: gateway) and the gateway's queue directory from the
 	// environment; each config ignores the variables of the other.
@@ -136,7 +155,7 @@ func run(binary, configs string, p meshbench.Pipeline, rate float64, duration ti
 	}
 
 	r := &result{name: p.Name, interesting: map[pcommon.TraceID]int{}}
-	sentAt, err := sendLoad(otlp, rate, duration, r)
+	sentAt, err := load(otlp, r)
 	if err != nil {
 		return nil, err
 	}

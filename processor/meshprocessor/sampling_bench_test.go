@@ -46,15 +46,19 @@ func BenchmarkBufferedBytesPerSpan(b *testing.B) {
 	cfg.Sampling.Enabled = true
 	normalizer, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(b, err)
-	normalizedBytes := 0
+	require.True(b, splitNormalizing(cfg))
+	normalizedBytes, fullBytes := 0, 0
 	for _, buf := range wire {
 		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(buf)
 		require.NoError(b, err)
-		td, err = normalizer.processTraces(b.Context(), td)
-		require.NoError(b, err)
+		normalizer.normalizer.DecisionAttributes(td, "")
 		out, err := m.MarshalTraces(td)
 		require.NoError(b, err)
 		normalizedBytes += len(out)
+		normalizer.normalizer.Traces(td, "")
+		out, err = m.MarshalTraces(td)
+		require.NoError(b, err)
+		fullBytes += len(out)
 	}
 	var heap, retained float64
 	for b.Loop() {
@@ -82,6 +86,7 @@ func BenchmarkBufferedBytesPerSpan(b *testing.B) {
 	perSpanWire := float64(normalizedBytes) / float64(spans)
 	b.ReportMetric(float64(wireBytes)/float64(spans), "raw-wire-B/span")
 	b.ReportMetric(perSpanWire, "wire-B/span")
+	b.ReportMetric(float64(fullBytes)/float64(spans), "full-wire-B/span")
 	b.ReportMetric(retained, "retained-B/span")
 	b.ReportMetric(heap, "heap-B/span")
 	b.ReportMetric(heap/perSpanWire, "heap/wire")
