@@ -2,6 +2,7 @@ package meshprocessor
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -43,28 +44,44 @@ func process(t testing.TB, cfg *Config, set processor.Settings, td ptrace.Traces
 	return sink.AllTraces()[0]
 }
 
+// TestTelemetry: malformed inputs and spans are counted once, whether the
+// processor normalizes at once or (sampling on, every trace kept) defers
+// normalizing until the decision.
 func TestTelemetry(t *testing.T) {
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	td, err := golden.ReadTraces(filepath.Join(goldenDir, "malformed_input.yaml"))
-	require.NoError(t, err)
-	_ = process(t, goldenConfig(), metadatatest.NewSettings(tel), td)
+	for _, sampling := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sampling %v", sampling), func(t *testing.T) {
+			tel := componenttest.NewTelemetry()
+			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+			td, err := golden.ReadTraces(filepath.Join(goldenDir, "malformed_input.yaml"))
+			require.NoError(t, err)
+			cfg := goldenConfig()
+			cfg.Sampling.Enabled = sampling
+			cfg.Sampling.Rules.Baseline.Probability = 1
+			sink := new(consumertest.TracesSink)
+			p, err := NewFactory().CreateTraces(t.Context(), metadatatest.NewSettings(tel), cfg, sink)
+			require.NoError(t, err)
+			require.NoError(t, p.Start(t.Context(), componenttest.NewNopHost()))
+			require.NoError(t, p.ConsumeTraces(t.Context(), td))
+			require.NoError(t, p.Shutdown(t.Context())) // decides what is buffered
+			require.Equal(t, 3, sink.SpanCount())
 
-	metadatatest.AssertEqualProcessorMeshMalformedInputs(t, tel, []metricdata.DataPoint[int64]{
-		{Attributes: attribute.NewSet(attribute.String("input", "node_id")), Value: 1},
-		{Attributes: attribute.NewSet(attribute.String("input", "upstream_cluster")), Value: 2},
-		{Attributes: attribute.NewSet(attribute.String("input", "http.status_code")), Value: 1},
-		{Attributes: attribute.NewSet(attribute.String("input", "url")), Value: 1},
-		{Attributes: attribute.NewSet(attribute.String("input", "request_size")), Value: 1},
-		{Attributes: attribute.NewSet(attribute.String("input", "response_flags")), Value: 1},
-		{Attributes: attribute.NewSet(attribute.String("input", "istio.namespace")), Value: 1},
-		{Attributes: attribute.NewSet(attribute.String("input", "grpc.status_code")), Value: 1},
-		{Attributes: attribute.NewSet(attribute.String("input", "server.port")), Value: 1},
-	}, metricdatatest.IgnoreTimestamp())
-	metadatatest.AssertEqualProcessorMeshSpans(t, tel, []metricdata.DataPoint[int64]{
-		{Attributes: attribute.NewSet(attribute.String("mesh.proxy", "envoy"), attribute.String("mesh.name", "istio")), Value: 2},
-		{Attributes: attribute.NewSet(attribute.String("mesh.proxy", "linkerd2-proxy"), attribute.String("mesh.name", "linkerd")), Value: 1},
-	}, metricdatatest.IgnoreTimestamp())
+			metadatatest.AssertEqualProcessorMeshMalformedInputs(t, tel, []metricdata.DataPoint[int64]{
+				{Attributes: attribute.NewSet(attribute.String("input", "node_id")), Value: 1},
+				{Attributes: attribute.NewSet(attribute.String("input", "upstream_cluster")), Value: 2},
+				{Attributes: attribute.NewSet(attribute.String("input", "http.status_code")), Value: 1},
+				{Attributes: attribute.NewSet(attribute.String("input", "url")), Value: 1},
+				{Attributes: attribute.NewSet(attribute.String("input", "request_size")), Value: 1},
+				{Attributes: attribute.NewSet(attribute.String("input", "response_flags")), Value: 1},
+				{Attributes: attribute.NewSet(attribute.String("input", "istio.namespace")), Value: 1},
+				{Attributes: attribute.NewSet(attribute.String("input", "grpc.status_code")), Value: 1},
+				{Attributes: attribute.NewSet(attribute.String("input", "server.port")), Value: 1},
+			}, metricdatatest.IgnoreTimestamp())
+			metadatatest.AssertEqualProcessorMeshSpans(t, tel, []metricdata.DataPoint[int64]{
+				{Attributes: attribute.NewSet(attribute.String("mesh.proxy", "envoy"), attribute.String("mesh.name", "istio")), Value: 2},
+				{Attributes: attribute.NewSet(attribute.String("mesh.proxy", "linkerd2-proxy"), attribute.String("mesh.name", "linkerd")), Value: 1},
+			}, metricdatatest.IgnoreTimestamp())
+		})
+	}
 }
 
 func TestCanaryTelemetry(t *testing.T) {

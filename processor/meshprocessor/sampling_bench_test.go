@@ -46,7 +46,7 @@ func BenchmarkBufferedBytesPerSpan(b *testing.B) {
 	cfg.Sampling.Enabled = true
 	normalizer, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(b, err)
-	require.True(b, splitNormalizing(cfg))
+	require.True(b, deferNormalizing(cfg))
 	normalizedBytes, fullBytes := 0, 0
 	for _, buf := range wire {
 		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(buf)

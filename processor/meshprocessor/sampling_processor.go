@@ -8,7 +8,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 
-	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/normalize"
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/sampling"
 )
 
@@ -19,26 +18,27 @@ type samplingProcessor struct {
 	engine *sampling.Engine
 	// counts reports processorhelper's incoming/outgoing items (obsreport.go).
 	counts *itemCounts
-	// decisionOnly: Envoy spans get only what the rules read when they
-	// arrive, and the rest of normalizing once kept (nine in ten are not).
-	decisionOnly bool
+	// deferred: normalizing is deferred. Envoy spans get only what the rules
+	// read when they arrive, and the rest once kept (nine in ten are not).
+	deferred bool
 }
 
 func newSamplingProcessor(set processor.Settings, cfg *Config, p *meshProcessor, next consumer.Traces, clock sampling.Clock) *samplingProcessor {
-	sp := &samplingProcessor{mesh: p, decisionOnly: splitNormalizing(cfg)}
+	sp := &samplingProcessor{mesh: p, deferred: deferNormalizing(cfg)}
 	var finish func(ptrace.Traces)
-	if sp.decisionOnly {
+	if sp.deferred {
 		finish = sp.finish
 	}
 	sp.engine = sampling.New(cfg.Sampling, next, finish, p.telemetry, set.Logger, clock)
 	return sp
 }
 
-// splitNormalizing reports whether normalizing can wait for the decision:
-// not when rules match arbitrary span attributes (they may read any
-// normalized key), nor when the proxy's own tags are removed (the rules
-// read retry.count).
-func splitNormalizing(cfg *Config) bool {
+// deferNormalizing reports whether normalizing can wait for the decision:
+// not when rules match span attributes (they may read any normalized key),
+// nor when the proxy's own tags are removed: the rules would then see
+// retry.count before the decision, where normalizing at once removes it
+// (a retry.count such as "abc" or "00" is a retry only to the first).
+func deferNormalizing(cfg *Config) bool {
 	if cfg.RemoveOriginalAttributes {
 		return false
 	}
@@ -50,12 +50,11 @@ func splitNormalizing(cfg *Config) bool {
 	return true
 }
 
-// finish normalizes kept spans, on the engine's goroutine. Malformed inputs
-// are counted here, on the spans that are kept (the rest was counted when
-// they arrived).
+// finish completes normalizing on kept spans. It runs on whichever
+// goroutine passes kept spans on (the sampler's tick, Ingest, Shutdown); the
+// normalizer is safe for concurrent use.
 func (sp *samplingProcessor) finish(td ptrace.Traces) {
-	c := sp.mesh.normalizer.Traces(td, "")
-	sp.mesh.report(context.Background(), normalize.Counts{Malformed: c.Malformed})
+	sp.mesh.report(context.Background(), sp.mesh.normalizer.Finish(td))
 }
 
 func (sp *samplingProcessor) Start(context.Context, component.Host) error {
@@ -75,10 +74,8 @@ func (sp *samplingProcessor) Capabilities() consumer.Capabilities {
 
 func (sp *samplingProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	sp.counts.addIncoming(ctx, td.SpanCount())
-	if sp.decisionOnly {
-		c := sp.mesh.normalizer.DecisionAttributes(td, envoyUserAgent(ctx))
-		c.Malformed = nil // counted on the spans that are kept, by finish
-		sp.mesh.report(ctx, c)
+	if sp.deferred {
+		sp.mesh.report(ctx, sp.mesh.normalizer.DecisionAttributes(td, envoyUserAgent(ctx)))
 	} else {
 		sp.mesh.report(ctx, sp.mesh.normalizer.Traces(td, envoyUserAgent(ctx)))
 	}

@@ -627,7 +627,7 @@ func TestKeptSpansLeaveInBoundedExports(t *testing.T) {
 // completeness flag).
 func TestKeptSpansNormalizedInFull(t *testing.T) {
 	ts := newTestSampler(t, func(c *sampling.Config) { c.Rules.Baseline.Probability = 1 })
-	require.True(t, ts.sp.decisionOnly)
+	require.True(t, ts.sp.deferred)
 	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.2, FlagRate: 0.2, CanaryShare: 0.3, Seed: 21})
 	in := ptrace.NewTraces()
 	for range 30 {

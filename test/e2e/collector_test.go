@@ -54,6 +54,10 @@ type ports struct {
 	Sink                                                    string
 }
 
+// freeAddr returns a loopback address that was free a moment ago and that
+// it has not returned before in this test process: the kernel may hand a
+// port it just released to the next caller, and two collectors (or a
+// collector and a backend that is down for a while) must not get the same.
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	for {
@@ -63,25 +67,14 @@ func freeAddr(t *testing.T) string {
 		}
 		addr := l.Addr().String()
 		l.Close()
-		if _, taken := reservedAddrs.Load(addr); !taken {
+		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
 			return addr
 		}
 	}
 }
 
-// reservedAddrs are free addresses a test will listen on later (a backend
-// that is down for a while): freeAddr does not hand them out meanwhile.
-var reservedAddrs sync.Map
-
-// reserveAddr returns a free address that freeAddr will not return until
-// the test ends.
-func reserveAddr(t *testing.T) string {
-	t.Helper()
-	addr := freeAddr(t)
-	reservedAddrs.Store(addr, true)
-	t.Cleanup(func() { reservedAddrs.Delete(addr) })
-	return addr
-}
+// handedOut holds every address freeAddr returned.
+var handedOut sync.Map
 
 func newPorts(t *testing.T, sink string) ports {
 	p := ports{

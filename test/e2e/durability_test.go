@@ -207,7 +207,7 @@ func every(ctx context.Context, interval time.Duration, tick, stop func()) <-cha
 // storage directory, then the backend comes up: every acknowledged span
 // arrives, including the ones still in the sampler's buffer at SIGTERM.
 func TestDurabilityRestartWithBackendDown(t *testing.T) {
-	backend := reserveAddr(t) // nothing listens here yet
+	backend := freeAddr(t) // nothing listens here yet
 	dir := t.TempDir()
 	gw := startShippedGateway(t, backend, dir)
 	traffic := newErrorTraffic(91)
@@ -254,7 +254,7 @@ func TestDurabilitySIGKILL(t *testing.T) {
 		run      = 3 * time.Second
 	)
 	measure := func(t *testing.T, backendUp bool, overrides ...string) (acked, arrived int) {
-		backend := reserveAddr(t)
+		backend := freeAddr(t)
 		var s *sink
 		if backendUp {
 			s = startSinkOn(t, backend)

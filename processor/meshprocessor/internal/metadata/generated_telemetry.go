@@ -77,7 +77,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorMeshMalformedInputs, err = builder.meter.Int64Counter(
 		"otelcol_processor_mesh_malformed_inputs",
-		metric.WithDescription("Proxy tag values that could not be parsed, by tag (attribute input). The span passes on with what could be derived. With sampling on, counted on the spans that are kept. [Development]"),
+		metric.WithDescription("Proxy tag values that could not be parsed, by tag (attribute input). The span passes on with what could be derived. With sampling on, malformed URLs and body sizes of Envoy spans are counted on the spans that are kept. [Development]"),
 		metric.WithUnit("{value}"),
 	)
 	errs = errors.Join(errs, err)

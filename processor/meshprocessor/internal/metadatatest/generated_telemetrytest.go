@@ -40,7 +40,7 @@ func AssertEqualProcessorMeshCanarySpans(t *testing.T, tt *componenttest.Telemet
 func AssertEqualProcessorMeshMalformedInputs(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_mesh_malformed_inputs",
-		Description: "Proxy tag values that could not be parsed, by tag (attribute input). The span passes on with what could be derived. With sampling on, counted on the spans that are kept. [Development]",
+		Description: "Proxy tag values that could not be parsed, by tag (attribute input). The span passes on with what could be derived. With sampling on, malformed URLs and body sizes of Envoy spans are counted on the spans that are kept. [Development]",
 		Unit:        "{value}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

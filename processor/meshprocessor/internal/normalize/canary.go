@@ -86,11 +86,20 @@ type canaryInput struct {
 	// proxy is false for application spans: they get mesh.canary only when
 	// a rule matches.
 	proxy bool
+	// deferFalse: leave false to Finish (Envoy spans, DecisionAttributes).
+	deferFalse bool
 }
 
 // markCanary sets mesh.canary on proxy spans (true or false) and on
 // application spans that a rule marks as canary.
 func (b *batch) markCanary(attrs pcommon.Map, res pcommon.Map, in canaryInput) {
+	if b.pass == passFinish {
+		// Decided before, with the whole request: true was written then.
+		if _, marked := attrs.Get(attrMeshCanary); !marked {
+			attrs.PutBool(attrMeshCanary, false)
+		}
+		return
+	}
 	rule := b.n.canary.match(res, in)
 	if rule != "" {
 		attrs.PutBool(attrMeshCanary, true)
@@ -103,9 +112,9 @@ func (b *batch) markCanary(attrs pcommon.Map, res pcommon.Map, in canaryInput) {
 	if !in.proxy {
 		return
 	}
-	// The sampler reads only true: before the decision, false is written
-	// only over a true an earlier pass wrote.
-	if _, marked := attrs.Get(attrMeshCanary); marked || !b.decisionOnly {
+	// The sampler reads only true: on Envoy spans before the decision, false
+	// is written only over a true an earlier processor wrote.
+	if _, marked := attrs.Get(attrMeshCanary); marked || !in.deferFalse {
 		attrs.PutBool(attrMeshCanary, false)
 	}
 }

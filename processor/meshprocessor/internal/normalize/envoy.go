@@ -32,7 +32,6 @@ const (
 	tagGRPCStatusCode      = "grpc.status_code"
 	tagError               = "error"
 	tagComponent           = "component"
-	tagRequestID           = "guid:x-request-id"
 	tagNetHostIP           = "net.host.ip" // added by the contrib Zipkin receiver
 	tagCanonicalService    = "istio.canonical_service"
 	tagCanonicalRevision   = "istio.canonical_revision"
@@ -166,8 +165,8 @@ func (b *batch) readEnvoyTags(attrs pcommon.Map) envoyTags {
 }
 
 // normalizeEnvoy maps one Envoy (or Istio) span to semantic conventions and
-// records what it says about its proxy in the resource's evidence. With
-// decisionOnly, it writes only what the tail sampler decides on.
+// records what it says about its proxy in the resource's evidence. Deferred
+// (b.pass), it writes only what the tail sampler decides on, then the rest.
 func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	attrs := span.Attributes()
 	t := b.readEnvoyTags(attrs)
@@ -189,7 +188,11 @@ func (b *batch) normalizeEnvoy(span ptrace.Span, res pcommon.Map) {
 	}
 	dest := b.envoyDestination(&t, span.Kind(), res)
 
-	if b.decisionOnly {
+	switch b.pass {
+	case passFinish:
+		// What the decision pass found with the whole request stands.
+		dest.direction, dest.service, dest.namespace = t.prior.direction, t.prior.service, t.prior.namespace
+	case passDecision:
 		attrs.EnsureCapacity(attrs.Len() + decisionKeys)
 		h.putStatusCode(b, attrs, t.statusCode)
 		if h.flags != "" {
@@ -264,6 +267,8 @@ func (b *batch) markEnvoyCanary(attrs, res pcommon.Map, t *envoyTags, dest desti
 		inbound: dest.direction == "inbound",
 		header:  t.canaryHeader,
 		proxy:   true,
+
+		deferFalse: b.pass == passDecision,
 	})
 }
 
@@ -322,15 +327,7 @@ type destination struct {
 }
 
 func (d destination) put(attrs pcommon.Map) {
-	if d.direction != "" {
-		attrs.PutStr(attrMeshDirection, d.direction)
-	}
-	if d.service != "" {
-		attrs.PutStr(attrMeshDestinationService, d.service)
-	}
-	if d.namespace != "" {
-		attrs.PutStr(attrMeshDestinationNamespace, d.namespace)
-	}
+	d.putDecision(attrs)
 	if d.port > 0 {
 		attrs.PutInt(attrMeshDestinationPort, d.port)
 	}

@@ -42,6 +42,21 @@ func goldenSettings(t testing.TB) Settings {
 	return set
 }
 
+// goldenInputs reads every golden input, by file name.
+func goldenInputs(t *testing.T) map[string]ptrace.Traces {
+	t.Helper()
+	inputs := map[string]ptrace.Traces{}
+	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*_input.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		td, err := golden.ReadTraces(f)
+		require.NoError(t, err)
+		inputs[filepath.Base(f)] = td
+	}
+	return inputs
+}
+
 // process normalizes td (a request without an Envoy User-Agent) and returns it.
 func process(t testing.TB, set Settings, td ptrace.Traces) ptrace.Traces {
 	t.Helper()
@@ -140,14 +155,7 @@ var kialiTags = []string{"node_id", "upstream_cluster", "http.status_code", "htt
 // tag Kiali reads with its value and type, and status Error on 5xx and
 // error=true spans (Jaeger's error=true query).
 func TestKialiSafeDefaults(t *testing.T) {
-	inputs := map[string]ptrace.Traces{}
-	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*_input.yaml"))
-	require.NoError(t, err)
-	for _, f := range files {
-		td, err := golden.ReadTraces(f)
-		require.NoError(t, err)
-		inputs[filepath.Base(f)] = td
-	}
+	inputs := goldenInputs(t)
 	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.3, FlagRate: 0.3, CanaryShare: 0.2, Seed: 7})
 	gen := ptrace.NewTraces()
 	for range 50 {

@@ -71,22 +71,41 @@ type ProxyMesh struct{ Proxy, Mesh string }
 // Traces normalizes td in place. userAgent is the export request's
 // User-Agent when Envoy sent it (see IsEnvoyUserAgent), else "".
 func (n *Normalizer) Traces(td ptrace.Traces, userAgent string) Counts {
-	return n.run(td, userAgent, false)
+	return n.run(td, userAgent, passFull)
 }
 
-// DecisionAttributes prepares td for the tail sampler at a fraction of the
-// cost of Traces: resources, Linkerd and application spans are normalized,
-// and Envoy spans get only what the sampler decides on (the semconv HTTP
-// status code, mesh.response_flags, mesh.direction, mesh.destination.*,
-// mesh.canary, the Error status and error.type). Traces on the spans that
-// are kept writes the rest, and gives what Traces on td gives (with the
-// proxy's own tags kept, remove_original_attributes off).
+// DecisionAttributes is the first half of deferred normalizing, for the
+// tail sampler, at a fraction of the cost of Traces: resources, Linkerd and
+// application spans are normalized in full, and Envoy spans get only what
+// the sampler decides on (the semconv HTTP status code, mesh.response_flags,
+// mesh.direction, mesh.destination.service and .namespace, mesh.canary when
+// true, the Error status and error.type). Finish writes the rest on the
+// spans that are kept; the two give what Traces gives.
 func (n *Normalizer) DecisionAttributes(td ptrace.Traces, userAgent string) Counts {
-	return n.run(td, userAgent, true)
+	return n.run(td, userAgent, passDecision)
 }
 
-func (n *Normalizer) run(td ptrace.Traces, userAgent string, decisionOnly bool) Counts {
-	b := batch{n: n, userAgent: userAgent, decisionOnly: decisionOnly, counts: Counts{Spans: map[ProxyMesh]int64{}}}
+// Finish is the second half of deferred normalizing: it writes the rest on
+// the Envoy spans of td that DecisionAttributes prepared, however their
+// resources were split since (by trace), and keeps what DecisionAttributes
+// found with the whole request (destination, canary, resource). It counts
+// only the malformed inputs DecisionAttributes does not look at: URLs and
+// body sizes.
+func (n *Normalizer) Finish(td ptrace.Traces) Counts {
+	return n.run(td, "", passFinish)
+}
+
+// pass is what one run writes.
+type pass int
+
+const (
+	passFull     pass = iota // Traces
+	passDecision             // DecisionAttributes
+	passFinish               // Finish
+)
+
+func (n *Normalizer) run(td ptrace.Traces, userAgent string, p pass) Counts {
+	b := batch{n: n, userAgent: userAgent, pass: p, counts: Counts{Spans: map[ProxyMesh]int64{}}}
 	for _, rs := range td.ResourceSpans().All() {
 		b.processResource(rs)
 	}
@@ -104,9 +123,8 @@ func IsEnvoyUserAgent(ua string) bool {
 type batch struct {
 	n         *Normalizer
 	userAgent string
-	// decisionOnly: write on Envoy spans only what the sampler decides on.
-	decisionOnly bool
-	evidence     evidence
+	pass      pass
+	evidence  evidence
 	// The last istio/proxy SHA looked up and its releases.
 	lastSHA      string
 	lastReleases []string
@@ -127,6 +145,9 @@ func (b *batch) processResource(rs ptrace.ResourceSpans) {
 			attrs := span.Attributes()
 			switch {
 			case resourceProxy == proxyLinkerd || (resourceProxy == "" && isLinkerdSpan(attrs)):
+				if b.pass == passFinish {
+					continue // normalized in full before the decision
+				}
 				b.evidence.proxy = proxyLinkerd
 				b.normalizeLinkerd(span, res)
 				counts[1]++
@@ -134,11 +155,16 @@ func (b *batch) processResource(rs ptrace.ResourceSpans) {
 				b.evidence.proxy = proxyEnvoy
 				b.normalizeEnvoy(span, res)
 				counts[0]++
+			case b.pass == passFinish:
+				continue // an application span: done before the decision
 			default:
 				b.markCanary(attrs, res, canaryInput{version: b.evidence.version, header: b.n.headers.applicationSpan(attrs, b.n.set.RedactApplicationSpans)})
 				counts[2]++
 			}
 		}
+	}
+	if b.pass == passFinish {
+		return // the resource was written, and its spans counted, with the whole request
 	}
 	mesh := b.writeResource(res)
 	for i, proxy := range [3]string{proxyEnvoy, proxyLinkerd, none} {
@@ -167,7 +193,14 @@ func (b *batch) str(key string, v pcommon.Value) string {
 	return ""
 }
 
+// finishInputs are the inputs only Finish parses (DecisionAttributes counted
+// the others).
+var finishInputs = map[string]bool{"url": true, tagRequestSize: true, tagResponseSize: true}
+
 func (b *batch) malformed(input string) {
+	if b.pass == passFinish && !finishInputs[input] {
+		return
+	}
 	if b.counts.Malformed == nil {
 		b.counts.Malformed = map[string]int64{}
 	}

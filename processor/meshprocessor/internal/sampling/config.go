@@ -18,7 +18,8 @@ type Config struct {
 	// SettleTime is how long a trace that is complete in mesh terms waits
 	// for stragglers before it is decided.
 	SettleTime time.Duration `mapstructure:"settle_time"`
-	// MaxWait decides traces that never complete, counted from their first span.
+	// MaxWait decides traces that never complete, counted from their first
+	// span (found by a sweep about once a second: up to a second later).
 	MaxWait time.Duration `mapstructure:"max_wait"`
 	// MaxSpansPerTrace and MaxBytesPerTrace decide a trace early when reached.
 	MaxSpansPerTrace int `mapstructure:"max_spans_per_trace"`
