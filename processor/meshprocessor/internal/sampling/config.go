@@ -301,12 +301,12 @@ func (s *Config) Errors() []error {
 }
 
 // settings translates the validated section into the engine's settings.
-func (s *Config) settings() Settings {
+func (s *Config) settings() engineSettings {
 	shards := s.NumShards
 	if shards == 0 {
 		shards = 16 * runtime.GOMAXPROCS(0)
 	}
-	set := Settings{
+	set := engineSettings{
 		SettleTime:       s.SettleTime,
 		MaxWait:          s.MaxWait,
 		MaxSpansPerTrace: s.MaxSpansPerTrace,
@@ -318,21 +318,21 @@ func (s *Config) settings() Settings {
 		TracesPerSecond:  s.RateLimit.TracesPerSecond,
 		SpansPerSecond:   s.RateLimit.SpansPerSecond,
 		RecordRule:       s.RecordRule,
-		Rules: Rules{
+		Rules: ruleSettings{
 			Errors:       s.Rules.Errors.Probability,
 			MeshFailures: s.Rules.MeshFailures.Probability,
-			Latency: LatencyRule{
+			Latency: latencySettings{
 				Probability:    s.Rules.Latency.Probability,
 				Threshold:      s.Rules.Latency.Threshold,
 				PerDestination: s.Rules.Latency.PerDestination,
 			},
 			Canary:       s.Rules.Canary.Probability,
-			EdgeCoverage: EdgeCoverageRule{MinTraces: s.Rules.EdgeCoverage.MinTraces, Window: s.Rules.EdgeCoverage.Window},
+			EdgeCoverage: edgeCoverageSettings{MinTraces: s.Rules.EdgeCoverage.MinTraces, Window: s.Rules.EdgeCoverage.Window},
 			Baseline:     s.Rules.Baseline.Probability,
 		},
 	}
 	if sr := s.StressRelief; sr.Enabled {
-		set.StressRelief = StressRelief{
+		set.StressRelief = stressReliefSettings{
 			Activate:    sr.ActivationLevel,
 			Deactivate:  sr.DeactivationLevel,
 			MinActive:   sr.MinActive,
@@ -340,7 +340,7 @@ func (s *Config) settings() Settings {
 		}
 	}
 	for _, a := range s.Rules.Attributes {
-		r := AttributeRule{
+		r := attributeSettings{
 			Name: a.Name, Key: a.Key, Resource: a.Scope == "resource", Values: a.Values,
 			Min: a.Min, Max: a.Max, Bool: a.Bool, Probability: a.probability(),
 		}

@@ -27,7 +27,7 @@ import (
 
 // Attributes the sampler writes on kept spans.
 const (
-	AttrRule     = "mesh.sampling.rule"     // with Settings.RecordRule
+	AttrRule     = "mesh.sampling.rule"     // with Config.RecordRule
 	AttrComplete = "mesh.sampling.complete" // on the root span of a kept trace
 )
 
@@ -41,8 +41,8 @@ const (
 	reasonShutdown  = "shutdown"
 )
 
-// Settings are the engine's settings, translated from Config.
-type Settings struct {
+// engineSettings are the engine's settings, translated from Config.
+type engineSettings struct {
 	SettleTime       time.Duration
 	MaxWait          time.Duration
 	MaxSpansPerTrace int
@@ -51,19 +51,20 @@ type Settings struct {
 	Shards           int
 	KeptCacheSize    int
 	DroppedCacheSize int
-	StressRelief     StressRelief
+	StressRelief     stressReliefSettings
 	// TracesPerSecond and SpansPerSecond cap what is kept (0: no cap);
 	// errors and mesh failures are kept regardless but count against it.
 	TracesPerSecond, SpansPerSecond float64
 	RecordRule                      bool
-	Rules                           Rules
+	Rules                           ruleSettings
 	TickInterval                    time.Duration
 }
 
-// StressRelief: when buffered bytes reach Activate × MaxBufferedBytes, new
-// traces are decided at once by trace id with Probability (no buffering),
-// until they fall under Deactivate × MaxBufferedBytes and MinActive passed.
-type StressRelief struct {
+// stressReliefSettings: when buffered bytes reach Activate ×
+// MaxBufferedBytes, new traces are decided at once by trace id with
+// Probability (no buffering), until they fall under Deactivate ×
+// MaxBufferedBytes and MinActive passed.
+type stressReliefSettings struct {
 	Activate, Deactivate float64
 	MinActive            time.Duration
 	Probability          float64
@@ -79,7 +80,7 @@ func (systemClock) Now() time.Time { return time.Now() }
 // Engine is the sampler. Ingest may be called concurrently; traces are
 // sharded by trace id, each shard with its own lock.
 type Engine struct {
-	set       Settings
+	set       engineSettings
 	next      consumer.Traces
 	finish    func(ptrace.Traces) // see New
 	clock     Clock
@@ -127,7 +128,7 @@ func New(cfg Config, next consumer.Traces, finish func(ptrace.Traces), tel *meta
 
 // newEngine is New with the settings as the engine uses them (tests set the
 // tick interval here).
-func newEngine(set Settings, next consumer.Traces, tel *metadata.TelemetryBuilder, logger *zap.Logger, clock Clock) *Engine {
+func newEngine(set engineSettings, next consumer.Traces, tel *metadata.TelemetryBuilder, logger *zap.Logger, clock Clock) *Engine {
 	if clock == nil {
 		clock = systemClock{}
 	}

@@ -23,7 +23,7 @@ func incomplete(id uint64) ptrace.Traces {
 func stressed(t *testing.T, probability float64) *testEngine {
 	set := defaultSettings()
 	set.MaxBufferedBytes = 16 << 10
-	set.StressRelief = StressRelief{Activate: 0.5, Deactivate: 0.25, MinActive: time.Minute, Probability: probability}
+	set.StressRelief = stressReliefSettings{Activate: 0.5, Deactivate: 0.25, MinActive: time.Minute, Probability: probability}
 	te := newTestEngine(t, set)
 	for i := uint64(1); !te.Stressed(); i++ {
 		require.Less(t, i, uint64(10_000))
@@ -96,7 +96,7 @@ func TestDuplicateRootCompletes(t *testing.T) {
 // A span with start time 0 lasted 55 years: the trace was always "slow".
 func TestZeroStartIsNotSlow(t *testing.T) {
 	set := defaultSettings()
-	set.Rules.Latency = LatencyRule{Probability: 1, Threshold: time.Second}
+	set.Rules.Latency = latencySettings{Probability: 1, Threshold: time.Second}
 	te := newTestEngine(t, set)
 	spans := hop(traceID(5, 5), 200)
 	spans[1].start = 0

@@ -111,16 +111,16 @@ type testEngine struct {
 	tel   *componenttest.Telemetry
 }
 
-func defaultSettings() Settings {
-	return Settings{
+func defaultSettings() engineSettings {
+	return engineSettings{
 		SettleTime: time.Second, MaxWait: 30 * time.Second,
 		MaxSpansPerTrace: 10_000, MaxBytesPerTrace: 8 << 20, MaxBufferedBytes: 64 << 20,
 		Shards: 4, KeptCacheSize: 1000, DroppedCacheSize: 10_000,
-		Rules: Rules{Errors: 1, MeshFailures: 1, Baseline: 0},
+		Rules: ruleSettings{Errors: 1, MeshFailures: 1, Baseline: 0},
 	}
 }
 
-func newTestEngine(t testing.TB, set Settings) *testEngine {
+func newTestEngine(t testing.TB, set engineSettings) *testEngine {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	tb, err := metadata.NewTelemetryBuilder(tel.NewTelemetrySettings())

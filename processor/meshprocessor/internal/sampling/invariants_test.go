@@ -69,8 +69,8 @@ func (b *bytes) more() bool { return b.i < len(b.data) }
 
 func (b *bytes) prob() float64 { return float64(b.next()) / 255 }
 
-func settingsFrom(b *bytes) Settings {
-	set := Settings{
+func settingsFrom(b *bytes) engineSettings {
+	set := engineSettings{
 		SettleTime: time.Second, MaxWait: 5 * time.Second,
 		Shards:           1 + int(b.next()%4),
 		MaxBufferedBytes: 2048 << (b.next() % 5),
@@ -79,22 +79,22 @@ func settingsFrom(b *bytes) Settings {
 		KeptCacheSize:    1 + int(b.next()%16),
 		DroppedCacheSize: 1 + int(b.next()%64),
 		RecordRule:       b.next()%2 == 0,
-		Rules: Rules{
+		Rules: ruleSettings{
 			Errors:       1,
 			MeshFailures: b.prob(),
 			Canary:       b.prob(),
 			Baseline:     b.prob(),
-			Latency:      LatencyRule{Probability: b.prob(), Threshold: time.Duration(1+b.next()) * time.Millisecond},
+			Latency:      latencySettings{Probability: b.prob(), Threshold: time.Duration(1+b.next()) * time.Millisecond},
 		},
 	}
 	if c := b.next(); c%2 == 1 {
-		set.StressRelief = StressRelief{Activate: 0.5 + float64(c%50)/100, Deactivate: 0.25, MinActive: time.Duration(c%3) * time.Second, Probability: float64(1+b.next()) / 256}
+		set.StressRelief = stressReliefSettings{Activate: 0.5 + float64(c%50)/100, Deactivate: 0.25, MinActive: time.Duration(c%3) * time.Second, Probability: float64(1+b.next()) / 256}
 	}
 	if c := b.next(); c%3 == 0 {
 		set.TracesPerSecond, set.SpansPerSecond = float64(c%5), float64(b.next()%20)
 	}
 	if b.next()%2 == 0 {
-		set.Rules.EdgeCoverage = EdgeCoverageRule{MinTraces: 1, Window: time.Minute}
+		set.Rules.EdgeCoverage = edgeCoverageSettings{MinTraces: 1, Window: time.Minute}
 	}
 	return set
 }

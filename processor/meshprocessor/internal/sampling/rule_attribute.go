@@ -18,7 +18,7 @@ type attributeRule struct {
 	mask uint64
 }
 
-func newAttributeRule(a AttributeRule, i int) attributeRule {
+func newAttributeRule(a attributeSettings, i int) attributeRule {
 	return attributeRule{th: threshold.FromProbability(a.Probability), n: RuleAttribute + "/" + a.Name, mask: 1 << uint(i)}
 }
 
@@ -40,7 +40,7 @@ func (e *Engine) matchAttribute(key string, v pcommon.Value, resource bool) uint
 	return bits
 }
 
-func attributeMatches(r AttributeRule, v pcommon.Value) bool {
+func attributeMatches(r attributeSettings, v pcommon.Value) bool {
 	switch {
 	case r.Bool != nil:
 		return v.Type() == pcommon.ValueTypeBool && v.Bool() == *r.Bool

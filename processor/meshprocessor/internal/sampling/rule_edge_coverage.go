@@ -19,7 +19,7 @@ type edgeCoverage struct {
 	kept   map[uint64]int
 }
 
-func newEdgeCoverage(r EdgeCoverageRule, now time.Time) *edgeCoverage {
+func newEdgeCoverage(r edgeCoverageSettings, now time.Time) *edgeCoverage {
 	return &edgeCoverage{min: r.MinTraces, window: r.Window, start: now, kept: map[uint64]int{}}
 }
 

@@ -16,7 +16,7 @@ type latencyRule struct {
 	perDestination map[string]time.Duration
 }
 
-func newLatencyRule(r LatencyRule) *latencyRule {
+func newLatencyRule(r latencySettings) *latencyRule {
 	return &latencyRule{th: threshold.FromProbability(r.Probability), limit: r.Threshold, perDestination: r.PerDestination}
 }
 

@@ -21,28 +21,29 @@ const (
 	RuleStressRelief = "stress_relief"
 )
 
-// Rules configure what the sampler keeps. A probability of 0 disables a rule.
-type Rules struct {
+// ruleSettings configure what the sampler keeps. A probability of 0
+// disables a rule.
+type ruleSettings struct {
 	Errors       float64 // traces with an Error span, a 5xx or a gRPC server error
 	MeshFailures float64 // traces with an Envoy failure flag or a retried request
-	Latency      LatencyRule
+	Latency      latencySettings
 	Canary       float64 // traces with a mesh.canary span
-	Attributes   []AttributeRule
-	EdgeCoverage EdgeCoverageRule
+	Attributes   []attributeSettings
+	EdgeCoverage edgeCoverageSettings
 	Baseline     float64 // everything else
 }
 
-// LatencyRule keeps traces that last longer than Threshold, or with a hop
+// latencySettings keeps traces that last longer than Threshold, or with a hop
 // (span) slower than the threshold of its destination service.
-type LatencyRule struct {
+type latencySettings struct {
 	Probability    float64
 	Threshold      time.Duration
 	PerDestination map[string]time.Duration
 }
 
-// AttributeRule keeps traces with a span (or resource) attribute that
+// attributeSettings keeps traces with a span (or resource) attribute that
 // matches: one of Values (strings), a number within [Min, Max], or Bool.
-type AttributeRule struct {
+type attributeSettings struct {
 	Name        string
 	Key         string
 	Resource    bool
@@ -53,9 +54,9 @@ type AttributeRule struct {
 	Probability float64
 }
 
-// EdgeCoverageRule keeps at least MinTraces traces per Window for every
+// edgeCoverageSettings keeps at least MinTraces traces per Window for every
 // source → destination service edge.
-type EdgeCoverageRule struct {
+type edgeCoverageSettings struct {
 	MinTraces int
 	Window    time.Duration
 }
@@ -77,7 +78,7 @@ type compiledRules struct {
 	coverage *edgeCoverage // also told about kept traces; nil when off
 }
 
-func compile(r Rules, now time.Time) *compiledRules {
+func compile(r ruleSettings, now time.Time) *compiledRules {
 	c := &compiledRules{
 		baseline: threshold.FromProbability(r.Baseline),
 		latency:  newLatencyRule(r.Latency),

@@ -62,7 +62,7 @@ func TestCanaryRule(t *testing.T) {
 }
 
 func TestLatencyRule(t *testing.T) {
-	r := newLatencyRule(LatencyRule{Probability: 1, Threshold: time.Second, PerDestination: map[string]time.Duration{"ratings": 100 * time.Millisecond}})
+	r := newLatencyRule(latencySettings{Probability: 1, Threshold: time.Second, PerDestination: map[string]time.Duration{"ratings": 100 * time.Millisecond}})
 	assert.Equal(t, 100*time.Millisecond, r.hopThreshold("ratings"))
 	assert.Equal(t, time.Second, r.hopThreshold("reviews"))
 	s := uint64(t0.UnixNano())
@@ -76,11 +76,11 @@ func TestLatencyRule(t *testing.T) {
 		"no timestamps":           {trace{}, false},
 		"end before start (skew)": {trace{minStart: s, maxEnd: s - 1}, false},
 	})
-	assert.False(t, newLatencyRule(LatencyRule{Probability: 1}).matches(&trace{minStart: 1, maxEnd: 1 << 62}, t0), "no threshold: only hops")
+	assert.False(t, newLatencyRule(latencySettings{Probability: 1}).matches(&trace{minStart: 1, maxEnd: 1 << 62}, t0), "no threshold: only hops")
 }
 
 func TestAttributeRule(t *testing.T) {
-	r := newAttributeRule(AttributeRule{Name: "vip", Probability: 1}, 2)
+	r := newAttributeRule(attributeSettings{Name: "vip", Probability: 1}, 2)
 	assert.Equal(t, "attribute/vip", r.name())
 	matchTable(t, r, map[string]struct {
 		tr   trace
@@ -91,26 +91,26 @@ func TestAttributeRule(t *testing.T) {
 	})
 	one, lo, yes := 1.0, 10.0, true
 	for _, c := range []struct {
-		rule AttributeRule
+		rule attributeSettings
 		v    pcommon.Value
 		want bool
 	}{
-		{AttributeRule{Values: []string{"gold"}}, pcommon.NewValueStr("gold"), true},
-		{AttributeRule{Values: []string{"gold"}}, pcommon.NewValueStr("silver"), false},
-		{AttributeRule{Regex: regexp.MustCompile(`^/api/`)}, pcommon.NewValueStr("/api/v1"), true},
-		{AttributeRule{Min: &lo}, pcommon.NewValueInt(12), true},
-		{AttributeRule{Min: &lo}, pcommon.NewValueStr("9.5"), false},
-		{AttributeRule{Min: &one, Max: &lo}, pcommon.NewValueDouble(5), true},
-		{AttributeRule{Min: &one}, pcommon.NewValueStr("not a number"), false},
-		{AttributeRule{Bool: &yes}, pcommon.NewValueBool(true), true},
-		{AttributeRule{Bool: &yes}, pcommon.NewValueStr("true"), false},
+		{attributeSettings{Values: []string{"gold"}}, pcommon.NewValueStr("gold"), true},
+		{attributeSettings{Values: []string{"gold"}}, pcommon.NewValueStr("silver"), false},
+		{attributeSettings{Regex: regexp.MustCompile(`^/api/`)}, pcommon.NewValueStr("/api/v1"), true},
+		{attributeSettings{Min: &lo}, pcommon.NewValueInt(12), true},
+		{attributeSettings{Min: &lo}, pcommon.NewValueStr("9.5"), false},
+		{attributeSettings{Min: &one, Max: &lo}, pcommon.NewValueDouble(5), true},
+		{attributeSettings{Min: &one}, pcommon.NewValueStr("not a number"), false},
+		{attributeSettings{Bool: &yes}, pcommon.NewValueBool(true), true},
+		{attributeSettings{Bool: &yes}, pcommon.NewValueStr("true"), false},
 	} {
 		assert.Equal(t, c.want, attributeMatches(c.rule, c.v), "%+v on %v", c.rule, c.v.AsRaw())
 	}
 }
 
 func TestEdgeCoverageRule(t *testing.T) {
-	e := newEdgeCoverage(EdgeCoverageRule{MinTraces: 2, Window: time.Minute}, t0)
+	e := newEdgeCoverage(edgeCoverageSettings{MinTraces: 2, Window: time.Minute}, t0)
 	assert.Equal(t, threshold.Always, e.threshold())
 	tr := trace{edges: []uint64{edgeKey("a", "b")}}
 	assert.True(t, e.matches(&tr, t0), "no kept trace on the edge yet")
@@ -125,7 +125,7 @@ func TestEdgeCoverageRule(t *testing.T) {
 // The deciding rule is the first of the matching rules with the lowest
 // threshold; baseline matches every trace and loses ties.
 func TestEvaluateOrder(t *testing.T) {
-	c := compile(Rules{Errors: 0.5, MeshFailures: 1, Canary: 0.5, Baseline: 0.5, EdgeCoverage: EdgeCoverageRule{MinTraces: 1, Window: time.Minute}}, t0)
+	c := compile(ruleSettings{Errors: 0.5, MeshFailures: 1, Canary: 0.5, Baseline: 0.5, EdgeCoverage: edgeCoverageSettings{MinTraces: 1, Window: time.Minute}}, t0)
 	for name, tc := range map[string]struct {
 		tr   trace
 		th   threshold.Threshold
@@ -140,7 +140,7 @@ func TestEvaluateOrder(t *testing.T) {
 		assert.Equal(t, tc.th, th, name)
 		assert.Equal(t, tc.rule, rule, name)
 	}
-	off := compile(Rules{Errors: 0}, t0)
+	off := compile(ruleSettings{Errors: 0}, t0)
 	th, rule := off.evaluate(&trace{err: true}, t0)
 	assert.Equal(t, threshold.Never, th, "probability 0 turns a rule off, and baseline 0 keeps nothing")
 	assert.Equal(t, RuleBaseline, rule)
