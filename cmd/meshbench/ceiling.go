@@ -10,7 +10,7 @@ import (
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
 )
 
-// flood sends bookinfo traces, 10 per export, from senders concurrent
+// flood sends bookinfo traces, exportTraces per export, from senders concurrent
 // exporters as fast as the collector acknowledges them, for duration, and
 // counts what was accepted and what was refused.
 func flood(endpoint string, senders int, duration time.Duration, r *result) error {
@@ -18,7 +18,7 @@ func flood(endpoint string, senders int, duration time.Duration, r *result) erro
 	var wg sync.WaitGroup
 	end := time.Now().Add(duration)
 	for i := range senders {
-		opts := meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.02, FlagRate: 0.01, SlowRate: 0.01, CanaryShare: 0.05, Seed: 2026 + uint64(i)}
+		opts := benchTraffic(2026 + uint64(i))
 		sender, err := meshgen.NewOTLPSender(endpoint, meshgen.EnvoyUserAgent(opts))
 		if err != nil {
 			return err
@@ -27,10 +27,7 @@ func flood(endpoint string, senders int, duration time.Duration, r *result) erro
 		wg.Go(func() {
 			defer sender.Close()
 			for time.Now().Before(end) {
-				td := g.Next().Traces
-				for range 9 {
-					g.Next().Traces.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
-				}
+				td := nextExport(g, exportTraces, func(meshgen.Trace) {})
 				n := td.SpanCount()
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				err := sender.Send(ctx, td)
@@ -40,7 +37,7 @@ func flood(endpoint string, senders int, duration time.Duration, r *result) erro
 					r.refused += n
 				} else {
 					r.sentSpans += n
-					r.sentTrace += 10
+					r.sentTrace += exportTraces
 				}
 				mu.Unlock()
 			}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"gopkg.in/yaml.v3"
 
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshbench"
@@ -178,38 +179,52 @@ func run(binary, configs, cpus string, p meshbench.Pipeline, load func(string, *
 	return r, nil
 }
 
+// benchTraffic is the bookinfo traffic every pipeline gets.
+func benchTraffic(seed uint64) meshgen.Options {
+	return meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.02, FlagRate: 0.01, SlowRate: 0.01, CanaryShare: 0.05, Seed: seed}
+}
+
+// exportTraces is how many traces go in one export, as a proxy batches them.
+const exportTraces = 10
+
+// nextExport draws the next n traces and puts them in one export, as a
+// proxy batches them; each sees every trace before its spans move.
+func nextExport(g *meshgen.Generator, n int, each func(meshgen.Trace)) ptrace.Traces {
+	td := ptrace.NewTraces()
+	for range n {
+		t := g.Next()
+		each(t)
+		t.Traces.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+	}
+	return td
+}
+
 // sendLoad sends bookinfo traces at rate for duration, 10 traces per export
 // (as a proxy batches), and returns when the collector had each trace: all
 // spans of a trace travel in one export, so the moment that export returns
 // (the collector acknowledged it) is the arrival of the trace's last span,
 // from which the decision latency counts.
 func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) (map[pcommon.TraceID]time.Time, error) {
-	opts := meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.02, FlagRate: 0.01, SlowRate: 0.01, CanaryShare: 0.05, Seed: 2026}
+	opts := benchTraffic(2026)
 	g := meshgen.New(opts)
 	sender, err := meshgen.NewOTLPSender(endpoint, meshgen.EnvoyUserAgent(opts))
 	if err != nil {
 		return nil, err
 	}
 	defer sender.Close()
-	const batch = 10
 	sentAt := map[pcommon.TraceID]time.Time{}
-	tick := time.NewTicker(time.Duration(float64(batch) * float64(time.Second) / rate))
+	tick := time.NewTicker(time.Duration(float64(exportTraces) * float64(time.Second) / rate))
 	defer tick.Stop()
 	end := time.Now().Add(duration)
 	for time.Now().Before(end) {
 		<-tick.C
-		var traces []meshgen.Trace
-		for range batch {
-			t := g.Next()
+		var ids []pcommon.TraceID
+		td := nextExport(g, exportTraces, func(t meshgen.Trace) {
+			ids = append(ids, t.ID)
 			if t.Error || t.Failure || t.Slow || t.Canary {
 				r.interesting[t.ID] = t.Traces.SpanCount()
 			}
-			traces = append(traces, t)
-		}
-		td := traces[0].Traces
-		for _, t := range traces[1:] {
-			t.Traces.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
-		}
+		})
 		n := td.SpanCount()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := sender.Send(ctx, td)
@@ -218,8 +233,8 @@ func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) 
 			return nil, fmt.Errorf("export refused: %w", err)
 		}
 		now := time.Now()
-		for _, t := range traces {
-			sentAt[t.ID] = now
+		for _, id := range ids {
+			sentAt[id] = now
 			r.sentTrace++
 		}
 		r.sentSpans += n

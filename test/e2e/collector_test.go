@@ -6,16 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"text/template"
-	"time"
 )
 
 // binary is the otelcol-mesh executable under test, built once in TestMain.
@@ -88,10 +85,8 @@ func newPorts(t *testing.T, sink string) ports {
 
 // collector is a running otelcol-mesh process.
 type collector struct {
+	*process
 	ports ports
-	cmd   *exec.Cmd
-	log   *bytes.Buffer
-	done  chan error
 }
 
 // toSink is merged into every test config: the exporter to the test's sink,
@@ -155,7 +150,7 @@ func launch(t *testing.T, sink string, command func(ports) (env, args []string))
 		if err == nil {
 			return c
 		}
-		if attempt < 3 && strings.Contains(c.log.String(), "address already in use") {
+		if attempt < 3 && c.portClash() {
 			t.Logf("port collision, retrying: %v", err)
 			continue
 		}
@@ -165,51 +160,8 @@ func launch(t *testing.T, sink string, command func(ports) (env, args []string))
 
 func runCollector(t *testing.T, p ports, env, args []string) (*collector, error) {
 	t.Helper()
-	c := &collector{ports: p, log: &bytes.Buffer{}, done: make(chan error, 1)}
-	c.cmd = exec.Command(binary, args...)
-	c.cmd.Env = append(os.Environ(), env...)
-	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { c.done <- c.cmd.Wait() }()
-	t.Cleanup(func() { c.stop(t) })
-
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-c.done:
-			c.done <- err
-			return c, fmt.Errorf("collector exited during startup: %v", err)
-		default:
-		}
-		if resp, err := http.Get("http://" + p.Health + "/"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return c, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return c, errors.New("collector not healthy within 30s")
-}
-
-func (c *collector) stop(t *testing.T) {
-	t.Helper()
-	if c.cmd.ProcessState != nil {
-		return
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-c.done:
-		if err != nil {
-			t.Errorf("collector did not exit cleanly after SIGTERM: %v\n%s", err, c.log)
-		}
-	case <-time.After(20 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-		t.Errorf("collector still running 20s after SIGTERM; killed\n%s", c.log)
-	}
+	pr, err := startProcess(t, "collector", binary, args, env, func() bool { return getsOK("http://" + p.Health + "/") })
+	return &collector{process: pr, ports: p}, err
 }
 
 // validate runs `otelcol-mesh validate` on a config file.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -86,10 +84,8 @@ type jaegerPorts struct {
 
 // jaegerServer is a running Jaeger v2 process.
 type jaegerServer struct {
+	*process
 	ports jaegerPorts
-	cmd   *exec.Cmd
-	log   *bytes.Buffer
-	done  chan error
 }
 
 // startJaeger runs Jaeger v2 on testdata/jaeger.yaml (OTLP gRPC and Zipkin
@@ -112,7 +108,7 @@ func startJaeger(t *testing.T, args ...string) *jaegerServer {
 		if err == nil {
 			return j
 		}
-		if attempt < 3 && strings.Contains(j.log.String(), "address already in use") {
+		if attempt < 3 && j.portClash() {
 			t.Logf("port collision, retrying: %v", err)
 			continue
 		}
@@ -122,55 +118,10 @@ func startJaeger(t *testing.T, args ...string) *jaegerServer {
 
 func runJaeger(t *testing.T, bin string, args []string, p jaegerPorts) (*jaegerServer, error) {
 	t.Helper()
-	j := &jaegerServer{ports: p, log: &bytes.Buffer{}, done: make(chan error, 1)}
-	j.cmd = exec.Command(bin, args...)
-	j.cmd.Stdout, j.cmd.Stderr = j.log, j.log
-	require.NoError(t, j.cmd.Start())
-	go func() { j.done <- j.cmd.Wait() }()
-	t.Cleanup(func() { j.stop(t) })
-
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-j.done:
-			j.done <- err
-			return j, fmt.Errorf("jaeger exited during startup: %v", err)
-		default:
-		}
-		if getsOK("http://"+p.Health+"/") && getsOK("http://"+p.QueryHTTP+"/api/services") {
-			return j, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return j, errors.New("jaeger not ready within 30s")
-}
-
-func getsOK(u string) bool {
-	resp, err := http.Get(u)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-func (j *jaegerServer) stop(t *testing.T) {
-	t.Helper()
-	if j.cmd.ProcessState != nil {
-		return
-	}
-	_ = j.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-j.done:
-		j.done <- err
-		if err != nil {
-			t.Errorf("jaeger did not exit cleanly after SIGTERM: %v\n%s", err, j.log)
-		}
-	case <-time.After(20 * time.Second):
-		_ = j.cmd.Process.Kill()
-		<-j.done
-		t.Errorf("jaeger still running 20s after SIGTERM; killed\n%s", j.log)
-	}
+	pr, err := startProcess(t, "jaeger", bin, args, nil, func() bool {
+		return getsOK("http://"+p.Health+"/") && getsOK("http://"+p.QueryHTTP+"/api/services")
+	})
+	return &jaegerServer{process: pr, ports: p}, err
 }
 
 // Jaeger's v1 JSON model (/api/traces), as Kiali decodes it.

@@ -155,6 +155,27 @@ type sentSpan struct {
 	attrs         map[string]any
 }
 
+// sendTraces sends n meshgen traces of opts to a collector's OTLP/gRPC
+// receiver, as the proxies would, records what each span carried into sent
+// (when not nil), and returns how many spans it sent.
+func sendTraces(t *testing.T, endpoint string, opts meshgen.Options, n int, sent map[pcommon.SpanID]sentSpan) int {
+	t.Helper()
+	sender, err := meshgen.NewSender("otlp", endpoint, opts)
+	require.NoError(t, err)
+	g := meshgen.New(opts)
+	total := 0
+	for range n {
+		tr := g.Next()
+		total += tr.Traces.SpanCount()
+		if sent != nil {
+			recordSentSpans(tr.Traces, sent)
+		}
+		require.NoError(t, sender.Send(t.Context(), tr.Traces))
+	}
+	require.NoError(t, sender.Close())
+	return total
+}
+
 func recordSentSpans(td ptrace.Traces, into map[pcommon.SpanID]sentSpan) {
 	for _, rs := range td.ResourceSpans().All() {
 		svc, _ := rs.Resource().Attributes().Get("service.name")
@@ -214,19 +235,8 @@ func assertKialiSafe(t *testing.T, flow string, rs receivedSpan, want sentSpan) 
 func TestMeshSemconvNaming(t *testing.T) {
 	s := startSink(t)
 	c := startCollector(t, strings.Replace(meshConfig, "  mesh:\n", "  mesh:\n    naming: semconv\n", 1), s.addr)
-	opts := meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.2, Seed: 11}
-	sender, err := meshgen.NewSender("otlp", c.ports.OTLPGRPC, opts)
-	require.NoError(t, err)
-	g := meshgen.New(opts)
 	sentSpans := map[pcommon.SpanID]sentSpan{}
-	total := 0
-	for range 10 {
-		tr := g.Next()
-		total += tr.Traces.SpanCount()
-		recordSentSpans(tr.Traces, sentSpans)
-		require.NoError(t, sender.Send(t.Context(), tr.Traces))
-	}
-	require.NoError(t, sender.Close())
+	total := sendTraces(t, c.ports.OTLPGRPC, meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.2, Seed: 11}, 10, sentSpans)
 
 	spans := s.waitForSpans(t, total, 30*time.Second)
 	require.Len(t, spans, total)
@@ -254,19 +264,8 @@ func TestShippedGatewayKialiSafe(t *testing.T) {
 	s := startSink(t)
 	c := startGateway(t, s.addr)
 
-	opts := meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.2, FlagRate: 0.1, CanaryShare: 0.1, Seed: 21}
-	sender, err := meshgen.NewSender("otlp", c.ports.OTLPGRPC, opts)
-	require.NoError(t, err)
-	g := meshgen.New(opts)
 	sentSpans := map[pcommon.SpanID]sentSpan{}
-	total := 0
-	for range 60 {
-		tr := g.Next()
-		total += tr.Traces.SpanCount()
-		recordSentSpans(tr.Traces, sentSpans)
-		require.NoError(t, sender.Send(t.Context(), tr.Traces))
-	}
-	require.NoError(t, sender.Close())
+	total := sendTraces(t, c.ports.OTLPGRPC, meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.2, FlagRate: 0.1, CanaryShare: 0.1, Seed: 21}, 60, sentSpans)
 
 	var m map[string]float64
 	require.Eventually(t, func() bool {

@@ -217,6 +217,43 @@ type clientCreds struct {
 	httpStatus int
 }
 
+// acceptedGRPC checks a gRPC export's outcome against what these credentials
+// expect, and reports whether the export was accepted.
+func (c clientCreds) acceptedGRPC(t *testing.T, err error) bool {
+	t.Helper()
+	switch {
+	case c.allowed:
+		require.NoError(t, err)
+		return true
+	case c.code != 0:
+		assert.Equal(t, c.code, status.Code(err), "%v", err)
+	default: // refused by TLS: no RPC reached the receiver
+		require.Error(t, err)
+		assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	}
+	return false
+}
+
+// acceptedHTTP checks an HTTP export's outcome (okCode when accepted)
+// against what these credentials expect, and reports whether it was accepted.
+func (c clientCreds) acceptedHTTP(t *testing.T, code int, err error, okCode int) bool {
+	t.Helper()
+	switch {
+	case c.allowed:
+		require.NoError(t, err)
+		assert.Equal(t, okCode, code)
+		return true
+	case c.httpStatus != 0:
+		require.NoError(t, err)
+		assert.Equal(t, c.httpStatus, code)
+	case c.tls == nil: // Go's TLS server answers plain HTTP with 400
+		assert.True(t, err != nil || code == http.StatusBadRequest, "plaintext request got %d %v", code, err)
+	default:
+		assert.Error(t, err, "TLS handshake must fail, got HTTP %d", code)
+	}
+	return false
+}
+
 // dial connects with the attempt's TLS settings and returns the context
 // that carries its Authorization header.
 func (c clientCreds) dial(ctx context.Context, addr string) (*grpc.ClientConn, context.Context, error) {
@@ -350,16 +387,8 @@ func TestSecureGateway(t *testing.T) {
 	for _, cc := range cases {
 		t.Run("otlp grpc/"+cc.name, func(t *testing.T) {
 			name := "grpc " + cc.name
-			err := exportGRPC(ctx, c.ports.OTLPGRPC, cc, secureSpan(name, token))
-			switch {
-			case cc.allowed:
-				require.NoError(t, err)
+			if cc.acceptedGRPC(t, exportGRPC(ctx, c.ports.OTLPGRPC, cc, secureSpan(name, token))) {
 				want = append(want, name)
-			case cc.code != 0:
-				assert.Equal(t, cc.code, status.Code(err), "%v", err)
-			default: // refused by TLS: no RPC reached the receiver
-				require.Error(t, err)
-				assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
 			}
 		})
 		t.Run("otlp http/"+cc.name, func(t *testing.T) {
@@ -367,32 +396,14 @@ func TestSecureGateway(t *testing.T) {
 			body, err := ptraceotlp.NewExportRequestFromTraces(secureSpan(name, token)).MarshalProto()
 			require.NoError(t, err)
 			code, err := postHTTP(ctx, c.ports.OTLPHTTP+"/v1/traces", "application/x-protobuf", cc, body)
-			switch {
-			case cc.allowed:
-				require.NoError(t, err)
-				assert.Equal(t, http.StatusOK, code)
+			if cc.acceptedHTTP(t, code, err, http.StatusOK) {
 				want = append(want, name)
-			case cc.httpStatus != 0:
-				require.NoError(t, err)
-				assert.Equal(t, cc.httpStatus, code)
-			case cc.tls == nil: // Go's TLS server answers plain HTTP with 400
-				assert.True(t, err != nil || code == http.StatusBadRequest, "plaintext request got %d %v", code, err)
-			default:
-				assert.Error(t, err, "TLS handshake must fail, got HTTP %d", code)
 			}
 		})
 		t.Run("opencensus/"+cc.name, func(t *testing.T) {
 			name := "opencensus " + cc.name
-			err := exportOC(ctx, c.ports.OpenCensus, cc, name, token)
-			switch {
-			case cc.allowed:
-				require.NoError(t, err)
+			if cc.acceptedGRPC(t, exportOC(ctx, c.ports.OpenCensus, cc, name, token)) {
 				want = append(want, name)
-			case cc.code != 0:
-				assert.Equal(t, cc.code, status.Code(err), "%v", err)
-			default:
-				require.Error(t, err)
-				assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
 			}
 		})
 		t.Run("zipkin/"+cc.name, func(t *testing.T) {
@@ -401,18 +412,8 @@ func TestSecureGateway(t *testing.T) {
 				`"localEndpoint":{"serviceName":"secure-e2e"},"tags":{"http.url":"https://shop.example.com/?token=%s"}}]`,
 				hex.EncodeToString(secureRandomBytes(16)), hex.EncodeToString(secureRandomBytes(8)), name, time.Now().UnixMicro(), token)
 			code, err := postHTTP(ctx, c.ports.Zipkin+"/api/v2/spans", "application/json", cc, []byte(body))
-			switch {
-			case cc.allowed:
-				require.NoError(t, err)
-				assert.Equal(t, http.StatusAccepted, code)
+			if cc.acceptedHTTP(t, code, err, http.StatusAccepted) {
 				want = append(want, name)
-			case cc.httpStatus != 0:
-				require.NoError(t, err)
-				assert.Equal(t, cc.httpStatus, code)
-			case cc.tls == nil:
-				assert.True(t, err != nil || code == http.StatusBadRequest, "plaintext request got %d %v", code, err)
-			default:
-				assert.Error(t, err, "TLS handshake must fail, got HTTP %d", code)
 			}
 		})
 	}

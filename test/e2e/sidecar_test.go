@@ -43,23 +43,6 @@ func startShippedSidecar(t *testing.T, gateway string) *collector {
 	})
 }
 
-// sendIstioTraces sends n bookinfo traces to a collector's OTLP/gRPC
-// receiver, as Envoy would, and returns how many spans they hold.
-func sendIstioTraces(t *testing.T, endpoint string, n int) int {
-	t.Helper()
-	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.1, Seed: 11})
-	sender, err := meshgen.NewOTLPSender(endpoint, "")
-	require.NoError(t, err)
-	defer sender.Close()
-	spans := 0
-	for range n {
-		td := g.Next().Traces
-		spans += td.SpanCount()
-		require.NoError(t, sender.Send(t.Context(), td))
-	}
-	return spans
-}
-
 // TestShippedSidecarSendsSnappy: the shipped sidecar compresses its exports
 // with snappy (gzip cost it 4 in 10 of its CPU), and the shipped gateway
 // takes them: every span sent to the sidecar reaches the backend normalized.
@@ -68,7 +51,7 @@ func TestShippedSidecarSendsSnappy(t *testing.T) {
 		s := startSink(t)
 		before := snappyRequests.Load()
 		sc := startShippedSidecar(t, s.addr)
-		n := sendIstioTraces(t, sc.ports.OTLPGRPC, 20)
+		n := sendTraces(t, sc.ports.OTLPGRPC, meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.1, Seed: 11}, 20, nil)
 		s.waitForSpans(t, n, 30*time.Second)
 		assert.Positive(t, snappyRequests.Load()-before, "the sink decoded no snappy request")
 	})
@@ -79,7 +62,7 @@ func TestShippedSidecarSendsSnappy(t *testing.T) {
 			"processors::mesh::sampling::rules::baseline::probability: 1",
 			"processors::mesh::sampling::settle_time: 200ms")
 		sc := startShippedSidecar(t, gw.ports.OTLPGRPC)
-		n := sendIstioTraces(t, sc.ports.OTLPGRPC, 20)
+		n := sendTraces(t, sc.ports.OTLPGRPC, meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.1, Seed: 11}, 20, nil)
 		got := s.waitForSpans(t, n, 60*time.Second)
 		require.Len(t, got, n, "each span once")
 		for _, r := range got {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 func TestParseEnvoyVersion(t *testing.T) {
@@ -28,4 +29,32 @@ func TestParseEnvoyVersion(t *testing.T) {
 	assert.Equal(t, "1.28.1-dev", version)
 	_, _, ok = parseEnvoyUserAgent("grpc-go/1.83.2")
 	assert.False(t, ok)
+}
+
+// TestExactVersionSurvivesASecondPass: a sidecar that learned the exact
+// Istio release from the export's User-Agent writes mesh.version; the
+// gateway behind it, without that User-Agent, must not add a lower bound
+// (mesh.version.min) from the span tags.
+func TestExactVersionSurvivesASecondPass(t *testing.T) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "productpage.bookinfo")
+	span := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	span.SetKind(ptrace.SpanKindServer)
+	span.Attributes().PutStr("node_id", "sidecar~10.0.0.9~productpage-v1-1.bookinfo~bookinfo.svc.cluster.local")
+	span.Attributes().PutStr("istio.cluster_id", "Kubernetes") // says Istio ≥ 1.21
+	n := New(goldenSettings(t))
+
+	n.Traces(td, envoyUA)
+	res := rs.Resource().Attributes()
+	v, _ := res.Get("mesh.version")
+	assert.Equal(t, "1.20.0", v.Str(), "from the User-Agent")
+	_, hasMin := res.Get("mesh.version.min")
+	assert.False(t, hasMin)
+
+	n.Traces(td, "")
+	v, _ = res.Get("mesh.version")
+	assert.Equal(t, "1.20.0", v.Str())
+	_, hasMin = res.Get("mesh.version.min")
+	assert.False(t, hasMin, "the exact release stands; no lower bound beside it")
 }

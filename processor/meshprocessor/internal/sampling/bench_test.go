@@ -40,3 +40,31 @@ func BenchmarkLargeTrace(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTick: one decision round with n traces buffered and none due.
+// A round looks only at the traces due (due.go), plus a sweep for max_wait
+// about once a second (every 50th round of 20 ms), so its cost per round
+// grows far slower than n.
+func BenchmarkTick(b *testing.B) {
+	for _, n := range []int{1000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			set := defaultSettings()
+			set.TickInterval = 20 * time.Millisecond
+			set.MaxWait = time.Hour
+			set.MaxBufferedBytes = 1 << 40
+			te := newTestEngine(b, set)
+			for i := range n { // an outbound hop without its server span: never complete
+				id := traceID(uint64(i)+1, 7)
+				_ = te.Ingest(b.Context(), buildTraces("a", spanSpec{trace: id, id: 1, kind: ptrace.SpanKindClient, direction: "outbound", dest: "b"}))
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				te.after(set.TickInterval)
+			}
+			b.StopTimer()
+			if got := te.QueuedIDs(); got != n {
+				b.Fatalf("%d traces buffered, want %d: none was due", got, n)
+			}
+		})
+	}
+}
