@@ -37,6 +37,7 @@ func main() {
 	ceilingMode := flag.Bool("ceiling", false, "offer as much as the load generator can (-senders concurrent exports, -rate ignored) and report accepted spans/s and refusals")
 	senders := flag.Int("senders", 4, "concurrent exports with -ceiling")
 	collectorCPUs := flag.String("collector-cpus", "", "pin the collector to these CPUs (taskset -c), e.g. 1")
+	profileDir := flag.String("profile", "", "write each pipeline's CPU profile (whole run) and heap profile (at the end of the load) to this directory, as <pipeline>.cpu.pprof and <pipeline>.heap.pprof")
 	flag.Parse()
 	// The decision latency target is the gateway's settle_time + 100 ms.
 	settle, err := settleTime(filepath.Join(*configs, "gateway.yaml"))
@@ -59,7 +60,7 @@ func main() {
 				return nil, flood(endpoint, *senders, *duration, r)
 			}
 		}
-		r, err := run(*binary, *configs, *collectorCPUs, p, load, *duration)
+		r, err := run(*binary, *configs, *collectorCPUs, *profileDir, p, load, *duration)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "meshbench: %s: %v\n", name, err)
 			os.Exit(1)
@@ -96,7 +97,7 @@ type result struct {
 	refused              int                     // spans in exports the collector refused (-ceiling)
 }
 
-func run(binary, configs, cpus string, p meshbench.Pipeline, load func(string, *result) (map[pcommon.TraceID]time.Time, error), duration time.Duration) (*result, error) {
+func run(binary, configs, cpus, profileDir string, p meshbench.Pipeline, load func(string, *result) (map[pcommon.TraceID]time.Time, error), duration time.Duration) (*result, error) {
 	s, err := startSink()
 	if err != nil {
 		return nil, err
@@ -113,14 +114,27 @@ func run(binary, configs, cpus string, p meshbench.Pipeline, load func(string, *
 	}()
 	otlp, health := freeAddr(), freeAddr()
 	var args []string
+	extensions := []string{"health_check"}
 	if p.Shipped != "" {
-		args = shippedArgs(filepath.Join(configs, p.Shipped), otlp, health)
+		file := filepath.Join(configs, p.Shipped)
+		args = shippedArgs(file, otlp, health)
+		for _, o := range p.Overrides {
+			args = append(args, "--config", "yaml:"+o)
+		}
+		if extensions, err = serviceExtensions(file); err != nil {
+			return nil, err
+		}
 	} else {
 		path := filepath.Join(dir, "config.yaml")
 		if err := os.WriteFile(path, []byte(collectorConfig(p, otlp, health, s.addr)), 0o600); err != nil {
 			return nil, err
 		}
 		args = []string{"--config", path}
+	}
+	var prof *profiler
+	if profileDir != "" {
+		prof = newProfiler(profileDir, p.Name)
+		args = append(args, prof.args(extensions)...)
 	}
 	logf, err := os.Create(filepath.Join(dir, "collector.log"))
 	if err != nil {
@@ -159,6 +173,11 @@ func run(binary, configs, cpus string, p meshbench.Pipeline, load func(string, *
 	sentAt, err := load(otlp, r)
 	if err != nil {
 		return nil, err
+	}
+	if prof != nil {
+		if err := prof.saveHeap(); err != nil {
+			return nil, err
+		}
 	}
 	// Drain: until the collector has worked off its backlog (its CPU is idle)
 	// and nothing arrived for longer than the slowest decision wait.

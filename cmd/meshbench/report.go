@@ -43,12 +43,12 @@ type target struct {
 
 func report(w io.Writer, rs []*result, rate float64, d, settle time.Duration) {
 	fmt.Fprintf(w, "\nmeshgen bookinfo load: %.0f traces/s for %s per pipeline, same seed\n\n", rate, d)
-	fmt.Fprintf(w, "%-12s %10s %10s %9s %12s %10s %12s %12s %12s %12s %10s\n",
+	fmt.Fprintf(w, "%-20s %10s %10s %9s %12s %10s %12s %12s %12s %12s %10s\n",
 		"pipeline", "spans in", "spans out", "CPU s", "CPU µs/span", "peak RSS", "in spans/s", "out spans/s", "latency p50", "latency p99", "kept (*)")
 	byName := map[string]*result{}
 	for _, r := range rs {
 		byName[r.name] = r
-		fmt.Fprintf(w, "%-12s %10d %10d %9.2f %12.2f %8.0fMi %12.0f %12.0f %12s %12s %5d/%-4d\n",
+		fmt.Fprintf(w, "%-20s %10d %10d %9.2f %12.2f %8.0fMi %12.0f %12.0f %12s %12s %5d/%-4d\n",
 			r.name, r.sentSpans, r.exported, r.cpu.Seconds(), r.cpuPerSpan(), float64(r.peakRSS)/(1<<20),
 			float64(r.sentSpans)/r.elapsed.Seconds(), float64(r.exported)/r.elapsed.Seconds(),
 			r.percentile(0.5).Round(time.Millisecond), r.percentile(0.99).Round(time.Millisecond),
@@ -65,9 +65,9 @@ func report(w io.Writer, rs []*result, rate float64, d, settle time.Duration) {
 		}
 		return fmt.Sprintf("%.2f", f(r, ref))
 	}
-	fmt.Fprintf(w, "\n%-12s %24s %24s %19s %15s\n", "pipeline", "CPU/span × pass-through", "peak RSS × pass-through", "peak RSS × contrib", "spans exported")
+	fmt.Fprintf(w, "\n%-20s %24s %24s %19s %15s\n", "pipeline", "CPU/span × pass-through", "peak RSS × pass-through", "peak RSS × contrib", "spans exported")
 	for _, r := range rs {
-		fmt.Fprintf(w, "%-12s %24s %24s %19s %13.1f %%\n", r.name, ratio(r, pt, cpuRatio), ratio(r, pt, rssRatio), ratio(r, c, rssRatio), r.exportedShare())
+		fmt.Fprintf(w, "%-20s %24s %24s %19s %13.1f %%\n", r.name, ratio(r, pt, cpuRatio), ratio(r, pt, rssRatio), ratio(r, c, rssRatio), r.exportedShare())
 	}
 
 	var ts []target

@@ -71,7 +71,7 @@ func (c *codec) Name() string { return c.next.Name() }
 func (c *codec) Marshal(v any) (mem.BufferSlice, error) { return c.next.Marshal(v) }
 
 func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	buf := data.MaterializeToBuffer(&requestBuffers)
 	defer buf.Free()
 	if protoTooDeep(buf.ReadOnlyData(), c.guard.maxDepth) {
 		c.guard.tel.DecodeGuardRefusedRequests.Add(context.Background(), 1, viaGRPC)

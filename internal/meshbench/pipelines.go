@@ -115,6 +115,8 @@ type Pipeline struct {
 	// listeners to free ports and its exporter to the sink); empty for a
 	// config generated from Processors.
 	Shipped string
+	// Overrides are config settings (--config yaml:...) applied over Shipped.
+	Overrides []string
 	// Processors are the processor configs (type → YAML body) in order of a
 	// generated config; a batch processor is appended to them.
 	Processors []Processor
@@ -129,4 +131,7 @@ var Pipelines = []Pipeline{
 	{Name: "contrib", Processors: []Processor{{"transform", TransformConfig}, {"tail_sampling", TailSamplingConfig}}},
 	{Name: "gateway", Shipped: "gateway.yaml"},
 	{Name: "sidecar", Shipped: "sidecar.yaml"},
+	// Not run by default: the shipped gateway with its sending queue in
+	// memory instead of on disk, to tell what durability costs.
+	{Name: "gateway-memory-queue", Shipped: "gateway.yaml", Overrides: []string{"exporters::otlp_grpc::sending_queue::storage: null"}},
 }

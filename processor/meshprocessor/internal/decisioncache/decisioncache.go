@@ -1,7 +1,9 @@
 // Package decisioncache remembers sampling decisions so that spans arriving
 // after their trace was decided follow the decision: a bounded map for kept
 // traces (their threshold and rule), and a compact fingerprint set for the
-// far more numerous dropped traces (about 8 bytes per trace).
+// far more numerous dropped traces (about 8 bytes per trace). Both grow with
+// use up to their bound, so a gateway holds memory for the decisions it has
+// made, not for the most it may remember.
 //
 // Neither is safe for concurrent use: the sampler keeps one of each per shard,
 // under the shard's lock.
@@ -24,14 +26,14 @@ type Kept struct {
 // KeptCache is a FIFO-bounded map of kept traces.
 type KeptCache struct {
 	entries map[pcommon.TraceID]Kept
-	order   []pcommon.TraceID // ring of insertion order
+	order   []pcommon.TraceID // ring of insertion order, grown up to size
+	size    int
 	next    int
 }
 
 // NewKeptCache remembers up to size traces (at least 1).
 func NewKeptCache(size int) *KeptCache {
-	size = max(size, 1)
-	return &KeptCache{entries: make(map[pcommon.TraceID]Kept, size), order: make([]pcommon.TraceID, 0, size)}
+	return &KeptCache{entries: map[pcommon.TraceID]Kept{}, size: max(size, 1)}
 }
 
 // Put remembers a kept trace, forgetting the oldest when full.
@@ -40,7 +42,7 @@ func (c *KeptCache) Put(id pcommon.TraceID, k Kept) {
 		c.entries[id] = k
 		return
 	}
-	if len(c.order) < cap(c.order) {
+	if len(c.order) < c.size {
 		c.order = append(c.order, id)
 	} else {
 		delete(c.entries, c.order[c.next])
@@ -59,23 +61,32 @@ func (c *KeptCache) Get(id pcommon.TraceID) (Kept, bool) {
 // Len is the number of remembered traces.
 func (c *KeptCache) Len() int { return len(c.entries) }
 
-// DroppedSet remembers dropped trace ids as 32-bit fingerprints in two
-// generations of open-addressing tables: when the current one is half full
-// it becomes the previous one, and the previous one is forgotten. It holds
-// between size/2 and size traces in 8·size bytes. A lookup of a trace that was
-// never added answers true with a probability of about 2^-32 per probe.
+// DroppedSet remembers dropped trace ids as 32-bit fingerprints in
+// open-addressing tables. The current table takes the new ids; when it is
+// half full, a smaller one is kept as it is (a fingerprint does not tell
+// its slot in a larger table) and a current table twice its size begins,
+// until the current table has its full size. From then on, a full current
+// table becomes the previous one, and everything older is forgotten. It holds
+// between size/2 and size traces in at most 8·size bytes. A lookup of a trace
+// that was never added answers true with a probability of about 2^-32 per
+// probe.
 type DroppedSet struct {
-	cur, prev []uint32
-	n, limit  int
+	cur  []uint32
+	old  [][]uint32 // the previous full-size table, or the smaller ones outgrown
+	n    int        // ids in cur
+	full int        // slots of a full-size table
 }
+
+// minDroppedSlots is the size of the first table.
+const minDroppedSlots = 1024
 
 // NewDroppedSet remembers at least size/2 and up to size dropped traces.
 func NewDroppedSet(size int) *DroppedSet {
-	slots := 16
-	for slots < size {
-		slots <<= 1
+	full := 16
+	for full < size {
+		full <<= 1
 	}
-	return &DroppedSet{cur: make([]uint32, slots), prev: make([]uint32, slots), limit: slots / 2}
+	return &DroppedSet{cur: make([]uint32, min(full, minDroppedSlots)), full: full}
 }
 
 // fingerprint derives a non-zero 32-bit fingerprint and a slot hash from the
@@ -98,10 +109,8 @@ func (s *DroppedSet) Add(id pcommon.TraceID) {
 	if lookup(s.cur, fp, h) {
 		return
 	}
-	if s.n >= s.limit {
-		s.prev, s.cur = s.cur, s.prev
-		clear(s.cur)
-		s.n = 0
+	if s.n >= len(s.cur)/2 {
+		s.rotate()
 	}
 	mask := uint64(len(s.cur) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
@@ -113,10 +122,37 @@ func (s *DroppedSet) Add(id pcommon.TraceID) {
 	}
 }
 
+// rotate starts a new current table: twice the size while it grows, then
+// reusing the previous full-size table, whose ids are forgotten.
+func (s *DroppedSet) rotate() {
+	if len(s.cur) < s.full {
+		s.old = append(s.old, s.cur)
+		s.cur = make([]uint32, 2*len(s.cur))
+	} else {
+		prev := s.cur
+		if len(s.old) == 1 && len(s.old[0]) == s.full {
+			s.cur = s.old[0]
+			clear(s.cur)
+		} else {
+			s.cur = make([]uint32, s.full)
+		}
+		s.old = append(s.old[:0], prev)
+	}
+	s.n = 0
+}
+
 // Contains reports whether the trace was dropped (recently enough).
 func (s *DroppedSet) Contains(id pcommon.TraceID) bool {
 	fp, h := fingerprint(id)
-	return lookup(s.cur, fp, h) || lookup(s.prev, fp, h)
+	if lookup(s.cur, fp, h) {
+		return true
+	}
+	for i := len(s.old) - 1; i >= 0; i-- {
+		if lookup(s.old[i], fp, h) {
+			return true
+		}
+	}
+	return false
 }
 
 func lookup(table []uint32, fp uint32, h uint64) bool {
@@ -130,4 +166,10 @@ func lookup(table []uint32, fp uint32, h uint64) bool {
 }
 
 // Bytes is the memory the set holds.
-func (s *DroppedSet) Bytes() int { return 4 * (len(s.cur) + len(s.prev)) }
+func (s *DroppedSet) Bytes() int {
+	n := len(s.cur)
+	for _, t := range s.old {
+		n += len(t)
+	}
+	return 4 * n
+}

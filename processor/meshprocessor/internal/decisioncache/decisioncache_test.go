@@ -61,3 +61,53 @@ func TestDroppedSet(t *testing.T) {
 	}
 	assert.LessOrEqual(t, falsePositives, 1)
 }
+
+// A set grows with use: it starts small, remembers everything until its
+// tables reach full size, and never holds more than 8·size bytes.
+func TestDroppedSetGrowsWithUse(t *testing.T) {
+	const size = 1 << 16
+	s := NewDroppedSet(size)
+	assert.Equal(t, 4*minDroppedSlots, s.Bytes(), "empty: one small table")
+	for i := range uint64(20_000) {
+		s.Add(id(i))
+	}
+	assert.Less(t, s.Bytes(), 4*size, "20 000 ids take less than one full table")
+	for i := range uint64(20_000) {
+		assert.True(t, s.Contains(id(i)), "trace %d forgotten while growing", i)
+	}
+	var peak int
+	for i := uint64(20_000); i < 5*size; i++ {
+		s.Add(id(i))
+		peak = max(peak, s.Bytes())
+		if i%(size/4) == 0 {
+			// At least the last size/2 are remembered, at every point.
+			for j := i + 1 - size/2; j <= i; j += 97 {
+				assert.True(t, s.Contains(id(j)), "trace %d forgotten after %d", j, i)
+			}
+		}
+	}
+	assert.LessOrEqual(t, peak, 8*size)
+	assert.Equal(t, 8*size, s.Bytes(), "at full size: two full tables")
+	assert.False(t, s.Contains(id(3)), "the oldest are forgotten")
+
+	falsePositives := 0
+	for i := uint64(1 << 40); i < 1<<40+100_000; i++ {
+		if s.Contains(id(i)) {
+			falsePositives++
+		}
+	}
+	assert.LessOrEqual(t, falsePositives, 1)
+}
+
+func TestKeptCacheGrowsWithUse(t *testing.T) {
+	c := NewKeptCache(1000)
+	assert.Empty(t, c.order, "nothing held before the first decision")
+	for i := range uint64(1500) {
+		c.Put(id(i), Kept{Threshold: i})
+		assert.Equal(t, min(int(i)+1, 1000), c.Len())
+	}
+	_, ok := c.Get(id(499))
+	assert.False(t, ok)
+	_, ok = c.Get(id(500))
+	assert.True(t, ok)
+}
