@@ -94,18 +94,20 @@ bench:
 # The same meshgen load through pass-through, contrib transform+tail_sampling
 # and the shipped configs/gateway.yaml and configs/sidecar.yaml of the built
 # binary: CPU per span, peak RSS, throughput, decision latency, ratios and the
-# issue 11 targets met or not. Takes about 4 minutes.
+# issue 11 targets met or not. About 4 minutes per round.
 BENCH_RATE ?= 2000
 BENCH_DURATION ?= 20s
+# BENCH_ROUNDS=3 runs the pipelines in turn three times and reports medians.
+BENCH_ROUNDS ?= 1
 bench-pipelines: $(BINARY)
 	$(GO) build -o _build/meshbench ./cmd/meshbench
-	_build/meshbench -binary $(BINARY) -configs configs -rate $(BENCH_RATE) -duration $(BENCH_DURATION)
+	_build/meshbench -binary $(BINARY) -configs configs -rate $(BENCH_RATE) -duration $(BENCH_DURATION) -rounds $(BENCH_ROUNDS)
 
 # The ceiling: pass-through and the shipped gateway at the highest rate the
 # load generator (pinned to CPU 0) offers, the collector pinned to CPU 1.
 bench-ceiling: $(BINARY)
 	$(GO) build -o _build/meshbench ./cmd/meshbench
-	taskset -c 0 _build/meshbench -binary $(BINARY) -configs configs -ceiling -collector-cpus 1 -pipelines passthrough,gateway -duration $(BENCH_DURATION)
+	taskset -c 0 _build/meshbench -binary $(BINARY) -configs configs -ceiling -collector-cpus 1 -pipelines passthrough,gateway -duration $(BENCH_DURATION) -rounds $(BENCH_ROUNDS)
 
 # Checks of deploy/ and the Dockerfile: a module of its own (test/deploy), so
 # that its dependencies (k8s.io/api, istio.io/client-go, go-control-plane,

@@ -9,12 +9,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -38,6 +40,7 @@ func main() {
 	senders := flag.Int("senders", 4, "concurrent exports with -ceiling")
 	collectorCPUs := flag.String("collector-cpus", "", "pin the collector to these CPUs (taskset -c), e.g. 1")
 	profileDir := flag.String("profile", "", "write each pipeline's CPU profile (whole run) and heap profile (at the end of the load) to this directory, as <pipeline>.cpu.pprof and <pipeline>.heap.pprof")
+	rounds := flag.Int("rounds", 1, "run the pipelines in turn this many times and report, for each, the round with the median CPU per span (with -ceiling: accepted spans/s) and the median peak RSS; host noise moves single runs by about 10 %")
 	flag.Parse()
 	// The decision latency target is the gateway's settle_time + 100 ms.
 	settle, err := settleTime(filepath.Join(*configs, "gateway.yaml"))
@@ -45,33 +48,65 @@ func main() {
 		fmt.Fprintf(os.Stderr, "meshbench: %v\n", err)
 		os.Exit(1)
 	}
-	var results []*result
+	var pipelines []meshbench.Pipeline
 	for _, name := range strings.Split(*only, ",") {
 		p, ok := pipeline(name)
 		if !ok {
 			fmt.Fprintf(os.Stderr, "meshbench: unknown pipeline %q\n", name)
 			os.Exit(2)
 		}
-		load := func(endpoint string, r *result) (map[pcommon.TraceID]time.Time, error) {
-			return sendLoad(endpoint, *rate, *duration, r)
+		pipelines = append(pipelines, p)
+	}
+	load := func(endpoint string, r *result) (map[pcommon.TraceID]time.Time, error) {
+		return sendLoad(endpoint, *rate, *duration, r)
+	}
+	if *ceilingMode {
+		load = func(endpoint string, r *result) (map[pcommon.TraceID]time.Time, error) {
+			return nil, flood(endpoint, *senders, *duration, r)
 		}
-		if *ceilingMode {
-			load = func(endpoint string, r *result) (map[pcommon.TraceID]time.Time, error) {
-				return nil, flood(endpoint, *senders, *duration, r)
+	}
+	byRound := make(map[string][]*result, len(pipelines))
+	for range max(*rounds, 1) {
+		for _, p := range pipelines {
+			r, err := run(*binary, *configs, *collectorCPUs, *profileDir, p, load, *duration)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "meshbench: %s: %v\n", p.Name, err)
+				os.Exit(1)
 			}
+			byRound[p.Name] = append(byRound[p.Name], r)
 		}
-		r, err := run(*binary, *configs, *collectorCPUs, *profileDir, p, load, *duration)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "meshbench: %s: %v\n", name, err)
-			os.Exit(1)
-		}
-		results = append(results, r)
+	}
+	var results []*result
+	for _, p := range pipelines {
+		results = append(results, median(byRound[p.Name], *ceilingMode))
+	}
+	if *rounds > 1 {
+		fmt.Printf("\neach pipeline: the median of %d rounds (pipelines run in turn, round after round)\n", *rounds)
 	}
 	if *ceilingMode {
 		reportCeiling(os.Stdout, results, *senders, *duration)
 		return
 	}
 	report(os.Stdout, results, *rate, *duration, settle)
+}
+
+// median returns the round with the median CPU per span (ceiling: the
+// median accepted spans), carrying the median peak RSS of all rounds.
+func median(rs []*result, ceiling bool) *result {
+	key := func(r *result) float64 { return r.cpu.Seconds() / float64(max(r.sentSpans, 1)) }
+	if ceiling {
+		key = func(r *result) float64 { return float64(r.sentSpans) }
+	}
+	byKey := slices.Clone(rs)
+	slices.SortFunc(byKey, func(a, b *result) int { return cmp.Compare(key(a), key(b)) })
+	m := *byKey[len(byKey)/2]
+	rss := make([]int64, len(rs))
+	for i, r := range rs {
+		rss[i] = r.peakRSS
+	}
+	slices.Sort(rss)
+	m.peakRSS = rss[len(rss)/2]
+	return &m
 }
 
 func pipeline(name string) (meshbench.Pipeline, bool) {
