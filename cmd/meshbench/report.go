@@ -73,8 +73,9 @@ func report(w io.Writer, rs []*result, rate float64, d, settle time.Duration) {
 	var ts []target
 	add := func(name, what string, ref *result, f func(a, b *result) float64, limit float64) {
 		if r := byName[name]; r != nil && ref != nil {
+			// Three decimals: 0.2004 against ≤ 0.20 must not read as "0.20 NOT met".
 			v := f(r, ref)
-			ts = append(ts, target{name, what, fmt.Sprintf("%.2f", v), fmt.Sprintf("≤ %.2f", limit), v <= limit})
+			ts = append(ts, target{name, what, fmt.Sprintf("%.3f", v), fmt.Sprintf("≤ %.2f", limit), v <= limit})
 		}
 	}
 	add("gateway", "CPU/span × pass-through", pt, cpuRatio, 1.0)
