@@ -39,7 +39,7 @@ func main() {
 	ceilingMode := flag.Bool("ceiling", false, "offer as much as the load generator can (-senders concurrent exports, -rate ignored) and report accepted spans/s and refusals")
 	senders := flag.Int("senders", 4, "concurrent exports with -ceiling")
 	collectorCPUs := flag.String("collector-cpus", "", "pin the collector to these CPUs (taskset -c), e.g. 1")
-	profileDir := flag.String("profile", "", "write each pipeline's CPU profile (whole run) and heap profile (at the end of the load) to this directory, as <pipeline>.cpu.pprof and <pipeline>.heap.pprof")
+	profileDir := flag.String("profile", "", "write each pipeline's CPU profile (whole run) and heap profile (at the end of the load) to this directory, as <pipeline>.cpu.pprof and <pipeline>.heap.pprof (the last round's); the profiler's own cost is then in the measured CPU")
 	rounds := flag.Int("rounds", 1, "run the pipelines in turn this many times and report, for each, the round with the median CPU per span (with -ceiling: accepted spans/s) and the median peak RSS; host noise moves single runs by about 10 %")
 	flag.Parse()
 	// The decision latency target is the gateway's settle_time + 100 ms.
@@ -47,6 +47,12 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "meshbench: %v\n", err)
 		os.Exit(1)
+	}
+	if *profileDir != "" {
+		if err := os.MkdirAll(*profileDir, 0o755); err != nil {
+			fmt.Fprintf(os.Stderr, "meshbench: %v\n", err)
+			os.Exit(1)
+		}
 	}
 	var pipelines []meshbench.Pipeline
 	for _, name := range strings.Split(*only, ",") {

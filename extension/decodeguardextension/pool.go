@@ -6,7 +6,7 @@ import (
 )
 
 // requestBuffers holds the buffers a gRPC request is copied into before the
-// scan and the decode: one pool per power of two from 256 B to 64 MiB.
+// scan and the decode: one pool per power of two from 2 KiB to 64 MiB.
 //
 // grpc's default pool zeroes the whole buffer on every Get and has no tier
 // between 32 KiB and 1 MiB, so a 60 KiB request cleared 1 MiB (3 % of the
@@ -14,8 +14,11 @@ import (
 // MaterializeToBuffer writes every byte of the length it asks for.
 var requestBuffers bufferPool
 
+// The smallest tier is 2 KiB: grpc gives buffers of 1 KiB capacity or less
+// back to no pool (mem.IsBelowBufferPoolingThreshold), so smaller tiers
+// would never be refilled.
 const (
-	minBufferBits = 8
+	minBufferBits = 11
 	maxBufferBits = 26
 )
 

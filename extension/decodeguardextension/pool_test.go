@@ -14,16 +14,17 @@ import (
 func TestBufferPoolTiers(t *testing.T) {
 	var p bufferPool
 	for _, c := range []struct{ size, wantCap int }{
-		{0, 256}, {1, 256}, {256, 256}, {257, 512}, {60 << 10, 64 << 10}, {1 << 20, 1 << 20}, {1<<26 + 1, 1<<26 + 1},
+		{0, 2048}, {1, 2048}, {2048, 2048}, {2049, 4096}, {60 << 10, 64 << 10}, {1 << 20, 1 << 20}, {1<<26 + 1, 1<<26 + 1},
 	} {
 		b := p.Get(c.size)
 		assert.Len(t, *b, c.size)
 		assert.Equal(t, c.wantCap, cap(*b), "size %d", c.size)
 		p.Put(b)
 	}
-	odd := make([]byte, 300)
-	p.Put(&odd) // not a tier's size: dropped, never handed out as a 512 B buffer
-	assert.Equal(t, 512, cap(*p.Get(300)))
+	var fresh bufferPool
+	odd := make([]byte, 3000)
+	fresh.Put(&odd) // not a tier's size: dropped, never handed out as a 4 KiB buffer
+	assert.Nil(t, fresh.tiers[tier(3000)].Get())
 }
 
 // The pool does not zero what it hands out: a request copied into a dirty

@@ -65,11 +65,12 @@ func (c *KeptCache) Len() int { return len(c.entries) }
 // open-addressing tables. The current table takes the new ids; when it is
 // half full, a smaller one is kept as it is (a fingerprint does not tell
 // its slot in a larger table) and a current table twice its size begins,
-// until the current table has its full size. From then on, a full current
-// table becomes the previous one, and everything older is forgotten. It holds
-// between size/2 and size traces in at most 8·size bytes. A lookup of a trace
-// that was never added answers true with a probability of about 2^-32 per
-// probe.
+// until the current table has its full size (size rounded up to a power of
+// two). From then on, a full current table becomes the previous one, and
+// everything older is forgotten. With full the full table size, it holds
+// between full/2 and full traces in at most 8·full bytes. A lookup of a
+// trace that was never added answers true with a probability of about 2^-32
+// per probe of each table.
 type DroppedSet struct {
 	cur  []uint32
 	old  [][]uint32 // the previous full-size table, or the smaller ones outgrown
@@ -80,7 +81,8 @@ type DroppedSet struct {
 // minDroppedSlots is the size of the first table.
 const minDroppedSlots = 1024
 
-// NewDroppedSet remembers at least size/2 and up to size dropped traces.
+// NewDroppedSet remembers at least size/2 dropped traces (size rounded up
+// to a power of two: up to that many).
 func NewDroppedSet(size int) *DroppedSet {
 	full := 16
 	for full < size {
@@ -136,6 +138,7 @@ func (s *DroppedSet) rotate() {
 		} else {
 			s.cur = make([]uint32, s.full)
 		}
+		clear(s.old) // the outgrown tables must not stay reachable past len
 		s.old = append(s.old[:0], prev)
 	}
 	s.n = 0

@@ -88,6 +88,9 @@ func TestDroppedSetGrowsWithUse(t *testing.T) {
 	}
 	assert.LessOrEqual(t, peak, 8*size)
 	assert.Equal(t, 8*size, s.Bytes(), "at full size: two full tables")
+	for _, table := range s.old[len(s.old):cap(s.old)] {
+		assert.Nil(t, table, "an outgrown table is still reachable (and never freed)")
+	}
 	assert.False(t, s.Contains(id(3)), "the oldest are forgotten")
 
 	falsePositives := 0

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/ptracetest"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
@@ -14,8 +16,9 @@ import (
 // Istio spans (string tags, as the proxies send them): all of it (the
 // sidecar, and the gateway's kept spans), what the gateway writes on every
 // span before deciding, and pdata_floor: writing the same output with no
-// logic (each attribute that normalizing adds or changes put once, after one
-// EnsureCapacity per span), what pdata's API costs by itself:
+// logic (each attribute that normalizing adds, changes or removes written
+// once, after one EnsureCapacity per span; names and statuses set; checked
+// against normalizing's output), what pdata's API costs by itself:
 //
 //	go test -run XXX -bench . -benchmem ./processor/meshprocessor/internal/normalize/
 func BenchmarkNormalize(b *testing.B) {
@@ -38,7 +41,7 @@ func BenchmarkNormalize(b *testing.B) {
 		input.CopyTo(want)
 		n.Traces(want, "")
 		writes := outputWrites(input, want)
-		benchmarkPerSpan(b, input, func(td ptrace.Traces) {
+		replay := func(td ptrace.Traces) {
 			i := 0
 			for _, rs := range td.ResourceSpans().All() {
 				writes[i].apply(rs.Resource().Attributes())
@@ -46,14 +49,18 @@ func BenchmarkNormalize(b *testing.B) {
 				for _, ss := range rs.ScopeSpans().All() {
 					for _, span := range ss.Spans().All() {
 						writes[i].apply(span.Attributes())
-						if writes[i].name != "" {
-							span.SetName(writes[i].name)
-						}
+						writes[i].applySpan(span)
 						i++
 					}
 				}
 			}
-		})
+		}
+		// The floor writes exactly what normalizing writes.
+		got := ptrace.NewTraces()
+		input.CopyTo(got)
+		replay(got)
+		require.NoError(b, ptracetest.CompareTraces(want, got))
+		benchmarkPerSpan(b, input, replay)
 	})
 }
 
@@ -80,15 +87,29 @@ func benchmarkPerSpan(b *testing.B, input ptrace.Traces, run func(ptrace.Traces)
 	b.ReportMetric(float64(mallocs)/float64(b.N*spans), "allocs/span")
 }
 
-// attributeWrites are the attributes (and span name) that turn one resource
-// or span of the input into the output.
+// attributeWrites are the attributes (and span name and status) that turn
+// one resource or span of the input into the output.
 type attributeWrites struct {
-	keys   []string
-	values []pcommon.Value
-	name   string
+	removed []string
+	keys    []string
+	values  []pcommon.Value
+	name    string
+	status  *ptrace.StatusCode
+}
+
+func (w attributeWrites) applySpan(span ptrace.Span) {
+	if w.name != "" {
+		span.SetName(w.name)
+	}
+	if w.status != nil {
+		span.Status().SetCode(*w.status)
+	}
 }
 
 func (w attributeWrites) apply(m pcommon.Map) {
+	for _, k := range w.removed {
+		m.Remove(k)
+	}
 	m.EnsureCapacity(m.Len() + len(w.keys))
 	for i, k := range w.keys {
 		w.values[i].CopyTo(m.PutEmpty(k))
@@ -106,6 +127,11 @@ func outputWrites(in, out ptrace.Traces) []attributeWrites {
 				w.values = append(w.values, v)
 			}
 		}
+		for k := range a.All() {
+			if _, ok := b.Get(k); !ok {
+				w.removed = append(w.removed, k)
+			}
+		}
 		return w
 	}
 	var writes []attributeWrites
@@ -118,6 +144,9 @@ func outputWrites(in, out ptrace.Traces) []attributeWrites {
 				w := diff(span.Attributes(), ospan.Attributes())
 				if ospan.Name() != span.Name() {
 					w.name = ospan.Name()
+				}
+				if code := ospan.Status().Code(); code != span.Status().Code() {
+					w.status = &code
 				}
 				writes = append(writes, w)
 			}
