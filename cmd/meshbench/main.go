@@ -155,27 +155,27 @@ func run(binary, configs, cpus, profileDir string, p meshbench.Pipeline, load fu
 	}()
 	otlp, health := freeAddr(), freeAddr()
 	var args []string
-	extensions := []string{"health_check"}
+	file := filepath.Join(dir, "config.yaml")
 	if p.Shipped != "" {
-		file := filepath.Join(configs, p.Shipped)
+		file = filepath.Join(configs, p.Shipped)
 		args = shippedArgs(file, otlp, health)
 		for _, o := range p.Overrides {
 			args = append(args, "--config", "yaml:"+o)
 		}
-		if extensions, err = serviceExtensions(file); err != nil {
-			return nil, err
-		}
 	} else {
-		path := filepath.Join(dir, "config.yaml")
-		if err := os.WriteFile(path, []byte(collectorConfig(p, otlp, health, s.addr)), 0o600); err != nil {
+		if err := os.WriteFile(file, []byte(collectorConfig(p, otlp, health, s.addr)), 0o600); err != nil {
 			return nil, err
 		}
-		args = []string{"--config", path}
+		args = []string{"--config", file}
 	}
 	var prof *profiler
 	if profileDir != "" {
+		c, err := readConfig(file)
+		if err != nil {
+			return nil, err
+		}
 		prof = newProfiler(profileDir, p.Name)
-		args = append(args, prof.args(extensions)...)
+		args = append(args, prof.args(c.Service.Extensions)...)
 	}
 	logf, err := os.Create(filepath.Join(dir, "collector.log"))
 	if err != nil {
@@ -323,23 +323,37 @@ func shippedArgs(file, otlp, health string) []string {
 	return args
 }
 
-// settleTime reads the mesh processor's sampling settle_time from a config.
-func settleTime(file string) (time.Duration, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0, err
-	}
-	var c struct {
-		Processors struct {
-			Mesh struct {
-				Sampling struct {
-					SettleTime string `yaml:"settle_time"`
-				}
+// configFile is what meshbench reads of a collector config file.
+type configFile struct {
+	Processors struct {
+		Mesh struct {
+			Sampling struct {
+				SettleTime string `yaml:"settle_time"`
 			}
 		}
 	}
+	Service struct {
+		Extensions []string
+	}
+}
+
+func readConfig(file string) (configFile, error) {
+	var c configFile
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return c, err
+	}
 	if err := yaml.Unmarshal(b, &c); err != nil {
-		return 0, fmt.Errorf("%s: %w", file, err)
+		return c, fmt.Errorf("%s: %w", file, err)
+	}
+	return c, nil
+}
+
+// settleTime reads the mesh processor's sampling settle_time from a config.
+func settleTime(file string) (time.Duration, error) {
+	c, err := readConfig(file)
+	if err != nil {
+		return 0, err
 	}
 	d, err := time.ParseDuration(c.Processors.Mesh.Sampling.SettleTime)
 	if err != nil {

@@ -6,9 +6,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
 
 // profiler adds the pprof extension to a pipeline's collector: the CPU
@@ -29,7 +28,7 @@ func (p *profiler) args(extensions []string) []string {
 	cpu, _ := filepath.Abs(filepath.Join(p.dir, p.name+".cpu.pprof"))
 	return []string{
 		"--config", fmt.Sprintf("yaml:extensions::pprof: {endpoint: %q, save_to_file: %q}", p.endpoint, cpu),
-		"--config", "yaml:service::extensions: [" + strings.Join(append(extensions, "pprof"), ", ") + "]",
+		"--config", "yaml:service::extensions: [" + strings.Join(slices.Concat(extensions, []string{"pprof"}), ", ") + "]",
 	}
 }
 
@@ -51,21 +50,4 @@ func (p *profiler) saveHeap() error {
 		return err
 	}
 	return f.Close()
-}
-
-// serviceExtensions reads the extensions a config file enables.
-func serviceExtensions(file string) ([]string, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	var c struct {
-		Service struct {
-			Extensions []string
-		}
-	}
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return c.Service.Extensions, nil
 }

@@ -104,7 +104,7 @@ func TestDroppedSetGrowsWithUse(t *testing.T) {
 
 func TestKeptCacheGrowsWithUse(t *testing.T) {
 	c := NewKeptCache(1000)
-	assert.Empty(t, c.order, "nothing held before the first decision")
+	assert.Zero(t, cap(c.order), "nothing held before the first decision")
 	for i := range uint64(1500) {
 		c.Put(id(i), Kept{Threshold: i})
 		assert.Equal(t, min(int(i)+1, 1000), c.Len())
