@@ -10,9 +10,10 @@ import (
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
 )
 
-// flood sends bookinfo traces, exportTraces per export, from senders concurrent
-// exporters as fast as the collector acknowledges them, for duration, and
-// counts what was accepted and what was refused.
+// flood sends bookinfo traces, each proxy's spans of 50 traces per export,
+// from senders concurrent load generators as fast as the collector
+// acknowledges them, for duration, and counts what was accepted and what
+// was refused (exports not full when the time is up are not sent).
 func flood(endpoint string, senders int, duration time.Duration, r *result) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -24,22 +25,23 @@ func flood(endpoint string, senders int, duration time.Duration, r *result) erro
 			return err
 		}
 		g := meshgen.New(opts)
+		batches := meshgen.NewProxyBatches(tracesPerExport)
 		wg.Go(func() {
 			defer sender.Close()
 			for time.Now().Before(end) {
-				td := nextExport(g, exportTraces, func(meshgen.Trace) {})
-				n := td.SpanCount()
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				err := sender.Send(ctx, td)
-				cancel()
-				mu.Lock()
-				if err != nil {
-					r.refused += n
-				} else {
-					r.sentSpans += n
-					r.sentTrace += exportTraces
+				for _, e := range batches.Add(g.Next()) {
+					n := e.Traces.SpanCount()
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					err := sender.Send(ctx, e.Traces)
+					cancel()
+					mu.Lock()
+					if err != nil {
+						r.refused += n
+					} else {
+						r.sentSpans += n
+					}
+					mu.Unlock()
 				}
-				mu.Unlock()
 			}
 		})
 	}

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"gopkg.in/yaml.v3"
 
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshbench"
@@ -126,16 +125,16 @@ func pipeline(name string) (meshbench.Pipeline, bool) {
 
 // result is what one pipeline did with the load.
 type result struct {
-	name                 string
-	sentSpans, sentTrace int
-	exported             int
-	cpu                  time.Duration
-	peakRSS              int64 // bytes
-	elapsed              time.Duration
-	latencies            []time.Duration // collector acknowledged a trace → its first span at the sink
-	kept                 map[pcommon.TraceID]int
-	interesting          map[pcommon.TraceID]int // error/failure/slow/canary trace → span count
-	refused              int                     // spans in exports the collector refused (-ceiling)
+	name        string
+	sentSpans   int
+	exported    int
+	cpu         time.Duration
+	peakRSS     int64 // bytes
+	elapsed     time.Duration
+	latencies   []time.Duration // collector acknowledged a trace → its first span at the sink
+	kept        map[pcommon.TraceID]int
+	interesting map[pcommon.TraceID]int // error/failure/slow/canary trace → span count
+	refused     int                     // spans in exports the collector refused (-ceiling)
 }
 
 func run(binary, configs, cpus, profileDir string, p meshbench.Pipeline, load func(string, *result) (map[pcommon.TraceID]time.Time, error), duration time.Duration) (*result, error) {
@@ -239,31 +238,24 @@ func run(binary, configs, cpus, profileDir string, p meshbench.Pipeline, load fu
 	return r, nil
 }
 
-// benchTraffic is the bookinfo traffic every pipeline gets.
+// benchTraffic is the bookinfo traffic every pipeline gets: one pod per
+// workload, each proxy exporting its own spans.
 func benchTraffic(seed uint64) meshgen.Options {
-	return meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.02, FlagRate: 0.01, SlowRate: 0.01, CanaryShare: 0.05, Seed: seed}
+	return meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.02, FlagRate: 0.01, SlowRate: 0.01, CanaryShare: 0.05, Seed: seed, StablePods: true}
 }
 
-// exportTraces is how many traces go in one export, as a proxy batches them.
-const exportTraces = 10
+// tracesPerExport is how many traces a proxy batches into one export
+// request (its spans of them, under its one resource).
+const tracesPerExport = 50
 
-// nextExport draws the next n traces and puts them in one export, as a
-// proxy batches them; each sees every trace before its spans move.
-func nextExport(g *meshgen.Generator, n int, each func(meshgen.Trace)) ptrace.Traces {
-	td := ptrace.NewTraces()
-	for range n {
-		t := g.Next()
-		each(t)
-		t.Traces.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
-	}
-	return td
-}
+// tracesPerTick is how many traces the load draws at a time.
+const tracesPerTick = 10
 
-// sendLoad sends bookinfo traces at rate for duration, 10 traces per export
-// (as a proxy batches), and returns when the collector had each trace: all
-// spans of a trace travel in one export, so the moment that export returns
-// (the collector acknowledged it) is the arrival of the trace's last span,
-// from which the decision latency counts.
+// sendLoad offers bookinfo traces at rate for duration, each proxy exporting
+// its spans of every 50 traces in one request (the rest when the load ends),
+// and returns when the collector had each trace whole: the moment it
+// acknowledged the last export carrying the trace's spans, the arrival of
+// its last span, from which the decision latency counts.
 func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) (map[pcommon.TraceID]time.Time, error) {
 	opts := benchTraffic(2026)
 	g := meshgen.New(opts)
@@ -273,31 +265,41 @@ func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) 
 	}
 	defer sender.Close()
 	sentAt := map[pcommon.TraceID]time.Time{}
-	tick := time.NewTicker(time.Duration(float64(exportTraces) * float64(time.Second) / rate))
+	send := func(exports []meshgen.Export) error {
+		for _, e := range exports {
+			n := e.Traces.SpanCount()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := sender.Send(ctx, e.Traces)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("export refused: %w", err)
+			}
+			now := time.Now()
+			for _, id := range e.IDs {
+				sentAt[id] = now // exports go in order: the last one stands
+			}
+			r.sentSpans += n
+		}
+		return nil
+	}
+	batches := meshgen.NewProxyBatches(tracesPerExport)
+	tick := time.NewTicker(time.Duration(float64(tracesPerTick) * float64(time.Second) / rate))
 	defer tick.Stop()
 	end := time.Now().Add(duration)
 	for time.Now().Before(end) {
 		<-tick.C
-		var ids []pcommon.TraceID
-		td := nextExport(g, exportTraces, func(t meshgen.Trace) {
-			ids = append(ids, t.ID)
+		for range tracesPerTick {
+			t := g.Next()
 			if t.Error || t.Failure || t.Slow || t.Canary {
 				r.interesting[t.ID] = t.Traces.SpanCount()
 			}
-		})
-		n := td.SpanCount()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := sender.Send(ctx, td)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("export refused: %w", err)
+			if err := send(batches.Add(t)); err != nil {
+				return nil, err
+			}
 		}
-		now := time.Now()
-		for _, id := range ids {
-			sentAt[id] = now
-			r.sentTrace++
-		}
-		r.sentSpans += n
+	}
+	if err := send(batches.Flush()); err != nil {
+		return nil, err
 	}
 	return sentAt, nil
 }

@@ -14,8 +14,15 @@ type linkerdPod struct {
 }
 
 func (b *builder) linkerdPod(app, deployment, version string) linkerdPod {
-	return linkerdPod{app: app, deployment: deployment, version: version, ns: "emojivoto", ip: b.ip(),
+	if p, ok := b.g.linkerdPods[deployment]; ok {
+		return p
+	}
+	p := linkerdPod{app: app, deployment: deployment, version: version, ns: "emojivoto", ip: b.ip(),
 		pod: fmt.Sprintf("%s-%x-%05x", deployment, b.g.rnd.Uint32()&0xfffffff, b.g.rnd.Uint32()&0xfffff)}
+	if b.g.opts.StablePods {
+		b.g.linkerdPods[deployment] = p
+	}
+	return p
 }
 
 // linkerdSpans: service.name linkerd-proxy (injector default before 2.19),

@@ -43,6 +43,10 @@ type Options struct {
 	LinkerdSchema int
 	// Seed makes the traffic reproducible.
 	Seed uint64
+	// StablePods keeps one pod per workload for the generator's life, as a
+	// running cluster has (ProxyBatches then batches each proxy's spans as
+	// the proxy does), instead of new pods in every trace.
+	StablePods bool
 }
 
 // Trace is one generated trace and what was injected into it.
@@ -53,6 +57,8 @@ type Trace struct {
 	Failure bool // a proxy failure (UF/UH flags, or 502 on Linkerd)
 	Slow    bool
 	Canary  bool
+	// Pods names the pod (proxy) of each ResourceSpans, in order.
+	Pods []string
 }
 
 // Generator produces traces; it is not safe for concurrent use.
@@ -60,6 +66,9 @@ type Generator struct {
 	opts Options
 	rnd  *rand.Rand
 	now  func() time.Time
+	// The pods of each workload, with StablePods.
+	istioPods   map[string]istioPod
+	linkerdPods map[string]linkerdPod
 }
 
 // New returns a generator. Defaults: Istio 1.25.0, Linkerd schema 219, slow by 1.5s.
@@ -76,7 +85,8 @@ func New(opts Options) *Generator {
 	if opts.SlowBy == 0 {
 		opts.SlowBy = 1500 * time.Millisecond
 	}
-	return &Generator{opts: opts, rnd: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)), now: time.Now}
+	return &Generator{opts: opts, rnd: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)), now: time.Now,
+		istioPods: map[string]istioPod{}, linkerdPods: map[string]linkerdPod{}}
 }
 
 // Next generates one whole trace.
@@ -127,6 +137,7 @@ func (b *builder) proxy(key string, attrs map[string]any, scopeName, scopeVersio
 		return s
 	}
 	rs := b.td.ResourceSpans().AppendEmpty()
+	b.tr.Pods = append(b.tr.Pods, key)
 	if err := rs.Resource().Attributes().FromRaw(attrs); err != nil {
 		panic(fmt.Sprintf("meshgen: resource %s: %v", key, err)) // static attributes: a programming error
 	}

@@ -13,7 +13,8 @@ import (
 )
 
 // BenchmarkNormalize measures normalizing alone on 100 bookinfo traces of
-// Istio spans (string tags, as the proxies send them): all of it (the
+// Istio spans as the proxies send them (string tags; each proxy's spans of
+// 50 traces in one export, under its one resource): all of it (the
 // sidecar, and the gateway's kept spans), what the gateway writes on every
 // span before deciding, and pdata_floor: writing the same output with no
 // logic (each attribute that normalizing adds, changes or removes written
@@ -22,11 +23,18 @@ import (
 //
 //	go test -run XXX -bench . -benchmem ./processor/meshprocessor/internal/normalize/
 func BenchmarkNormalize(b *testing.B) {
-	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.05, FlagRate: 0.05, CanaryShare: 0.1, Seed: 42})
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.05, FlagRate: 0.05, CanaryShare: 0.1, Seed: 42, StablePods: true})
 	input := ptrace.NewTraces()
-	for range 100 {
-		g.Next().Traces.ResourceSpans().MoveAndAppendTo(input.ResourceSpans())
+	batches := meshgen.NewProxyBatches(50)
+	add := func(exports []meshgen.Export) {
+		for _, e := range exports {
+			e.Traces.ResourceSpans().MoveAndAppendTo(input.ResourceSpans())
+		}
 	}
+	for range 100 {
+		add(batches.Add(g.Next()))
+	}
+	add(batches.Flush())
 	n := New(defaultSettings(b))
 	for _, c := range []struct {
 		name string
