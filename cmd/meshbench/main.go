@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -252,56 +253,87 @@ const tracesPerExport = 50
 const tracesPerTick = 10
 
 // sendLoad offers bookinfo traces at rate for duration, each proxy exporting
-// its spans of every 50 traces in one request (the rest when the load ends),
-// and returns when the collector had each trace whole: the moment it
-// acknowledged the last export carrying the trace's spans, the arrival of
-// its last span, from which the decision latency counts.
+// its spans of every 50 traces in one request (the rest when the load ends)
+// on a connection of its own, as proxies do: one waiting for its
+// acknowledgement does not hold up the others. It returns when the
+// collector had each trace whole: the moment it acknowledged the last
+// export carrying the trace's spans, the arrival of its last span, from
+// which the decision latency counts.
 func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) (map[pcommon.TraceID]time.Time, error) {
 	opts := benchTraffic(2026)
 	g := meshgen.New(opts)
-	sender, err := meshgen.NewOTLPSender(endpoint, meshgen.EnvoyUserAgent(opts))
-	if err != nil {
-		return nil, err
+	var (
+		mu      sync.Mutex // sentAt, r.sentSpans, sendErr
+		sentAt  = map[pcommon.TraceID]time.Time{}
+		sendErr error
+		wg      sync.WaitGroup
+		proxies = map[string]chan meshgen.Export{}
+	)
+	export := func(sender *meshgen.OTLPSender, e meshgen.Export) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := sender.Send(ctx, e.Traces)
+		cancel()
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			sendErr = cmp.Or(sendErr, fmt.Errorf("export refused: %w", err))
+			return
+		}
+		for _, id := range e.IDs {
+			if now.After(sentAt[id]) {
+				sentAt[id] = now
+			}
+		}
+		r.sentSpans += e.Traces.SpanCount()
 	}
-	defer sender.Close()
-	sentAt := map[pcommon.TraceID]time.Time{}
 	send := func(exports []meshgen.Export) error {
 		for _, e := range exports {
-			n := e.Traces.SpanCount()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := sender.Send(ctx, e.Traces)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("export refused: %w", err)
+			q, ok := proxies[e.Pod]
+			if !ok {
+				sender, err := meshgen.NewOTLPSender(endpoint, meshgen.EnvoyUserAgent(opts))
+				if err != nil {
+					return err
+				}
+				q = make(chan meshgen.Export, 16)
+				proxies[e.Pod] = q
+				wg.Go(func() {
+					defer sender.Close()
+					for e := range q {
+						export(sender, e)
+					}
+				})
 			}
-			now := time.Now()
-			for _, id := range e.IDs {
-				sentAt[id] = now // exports go in order: the last one stands
-			}
-			r.sentSpans += n
+			q <- e
 		}
-		return nil
+		mu.Lock()
+		defer mu.Unlock()
+		return sendErr
 	}
-	batches := meshgen.NewProxyBatches(tracesPerExport)
-	tick := time.NewTicker(time.Duration(float64(tracesPerTick) * float64(time.Second) / rate))
-	defer tick.Stop()
-	end := time.Now().Add(duration)
-	for time.Now().Before(end) {
-		<-tick.C
-		for range tracesPerTick {
-			t := g.Next()
-			if t.Error || t.Failure || t.Slow || t.Canary {
-				r.interesting[t.ID] = t.Traces.SpanCount()
-			}
-			if err := send(batches.Add(t)); err != nil {
-				return nil, err
+	err := func() error {
+		batches := meshgen.NewProxyBatches(tracesPerExport)
+		tick := time.NewTicker(time.Duration(float64(tracesPerTick) * float64(time.Second) / rate))
+		defer tick.Stop()
+		end := time.Now().Add(duration)
+		for time.Now().Before(end) {
+			<-tick.C
+			for range tracesPerTick {
+				t := g.Next()
+				if t.Error || t.Failure || t.Slow || t.Canary {
+					r.interesting[t.ID] = t.Traces.SpanCount()
+				}
+				if err := send(batches.Add(t)); err != nil {
+					return err
+				}
 			}
 		}
+		return send(batches.Flush())
+	}()
+	for _, q := range proxies {
+		close(q)
 	}
-	if err := send(batches.Flush()); err != nil {
-		return nil, err
-	}
-	return sentAt, nil
+	wg.Wait()
+	return sentAt, cmp.Or(err, sendErr)
 }
 
 // shippedArgs runs the shipped config file with its listeners, health check
