@@ -2,9 +2,10 @@
 configs/gateway.yaml and configs/agent.yaml: retries never give up while the
 queue holds data (max_elapsed_time 0), the queue is persisted by the
 file_storage extension and bounded in bytes, and exports are batched in at
-most 3 MiB (split when larger), under a gRPC receiver's default 4 MiB, within
-30 ms on a gateway (kept traces reach the backend within settle_time plus a
-tick and this timeout) or 200 ms on an agent. */}}
+most 3 MiB (split when larger), under a gRPC receiver's default 4 MiB. A
+gateway sends a batch from 64 KiB or within 30 ms (kept traces reach the
+backend within settle_time plus a tick), an agent from 1 MiB or within
+200 ms. */}}
 {{- define "otelcol-mesh.exportQueue" -}}
 retry_on_failure:
   enabled: true
@@ -19,7 +20,7 @@ sending_queue:
   queue_size: {{ int64 .Values.queue.sizeBytes }}
   batch:
     sizer: bytes
-    min_size: 1048576
+    min_size: {{ ternary 65536 1048576 (eq .Values.mode "gateway") }}
     max_size: 3145728
     flush_timeout: {{ ternary "30ms" "200ms" (eq .Values.mode "gateway") }}
 {{- end -}}
