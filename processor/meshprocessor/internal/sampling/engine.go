@@ -380,21 +380,63 @@ func (e *Engine) ingestResource(rs ptrace.ResourceSpans, now time.Time, out *out
 	if len(groups) == 1 { // one trace: the resource moves whole, uncopied
 		chunk := ptrace.NewTraces()
 		rs.MoveTo(chunk.ResourceSpans().AppendEmpty())
-		e.ingestTrace(groups[0].id, chunk, source, resMatch, now, out)
+		e.ingestTrace(groups[0].id, chunk, nil, source, resMatch, now, out)
 		out.flushIfFull()
 		return
 	}
+	// A proxy's request holds its spans of many traces under one resource:
+	// their chunks are buffered without it, and share one copy.
+	shared := newSharedResource(rs.Resource(), &e.marshal)
 	for _, g := range groups {
-		e.ingestTrace(g.id, extract(rs, g), source, resMatch, now, out)
+		e.ingestTrace(g.id, extract(rs, g), shared, source, resMatch, now, out)
 		out.flushIfFull() // outside the shard lock
 	}
 }
 
-// extract builds a Traces with the resource, scopes and spans of one group.
+// sharedResource is the resource of the chunks of one request's traces,
+// held once for all of them while they are buffered. It is never written
+// after it is made, so decisions in any goroutine may copy it.
+type sharedResource struct {
+	res  pcommon.Resource
+	size int          // its share of the buffered bytes, counted while refs > 0
+	refs atomic.Int64 // buffered chunks that use it
+}
+
+func newSharedResource(res pcommon.Resource, m *ptrace.ProtoMarshaler) *sharedResource {
+	td := ptrace.NewTraces()
+	r := td.ResourceSpans().AppendEmpty().Resource()
+	res.CopyTo(r)
+	return &sharedResource{res: r, size: m.TracesSize(td)}
+}
+
+// fill writes the resource into a chunk extract built.
+func (r *sharedResource) fill(chunk ptrace.Traces) {
+	r.res.CopyTo(chunk.ResourceSpans().At(0).Resource())
+}
+
+// hold counts one more buffered chunk; the first one buffers its bytes.
+func (e *Engine) hold(r *sharedResource) {
+	if r.refs.Add(1) == 1 {
+		e.buffered.Add(int64(r.size))
+		e.tel.ProcessorMeshSamplingBytesBuffered.Add(context.Background(), int64(r.size))
+	}
+}
+
+// release drops a trace's holds on its chunks' resources.
+func (e *Engine) release(t *trace) {
+	for _, r := range t.resources {
+		if r != nil && r.refs.Add(-1) == 0 {
+			e.buffered.Add(-int64(r.size))
+			e.tel.ProcessorMeshSamplingBytesBuffered.Add(context.Background(), -int64(r.size))
+		}
+	}
+}
+
+// extract builds a Traces with the scopes and spans of one group, and an
+// empty resource for sharedResource.fill.
 func extract(rs ptrace.ResourceSpans, g group) ptrace.Traces {
 	td := ptrace.NewTraces()
 	nrs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().CopyTo(nrs.Resource())
 	nrs.SetSchemaUrl(rs.SchemaUrl())
 	lastScope := -1
 	var spans ptrace.SpanSlice
@@ -411,25 +453,33 @@ func extract(rs ptrace.ResourceSpans, g group) ptrace.Traces {
 	return td
 }
 
-func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time, out *output) {
+// ingestTrace buffers a chunk of one trace, or passes it on or drops it when
+// its trace was decided. With shared set, the chunk's resource is empty and
+// shared holds it.
+func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, shared *sharedResource, source string, resMatch uint64, now time.Time, out *output) {
 	ctx := context.Background()
 	s := e.shardOf(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, buffered := s.traces[id]
 	if !buffered {
-		if k, ok := s.kept.Get(id); ok {
+		k, kept := s.kept.Get(id)
+		dropped := !kept && s.dropped.Contains(id)
+		stressed := !kept && !dropped && e.stressed.Load() && !e.closed.Load()
+		if (kept || dropped || stressed) && shared != nil {
+			shared.fill(chunk) // not buffered: the chunk travels whole
+		}
+		switch {
+		case kept:
 			n := chunk.SpanCount()
 			e.markKept(chunk, threshold.Threshold(k.Threshold), k.Rule, 0, false)
 			out.add(chunk, e.marshal.TracesSize(chunk))
 			e.tel.ProcessorMeshSamplingLateSpans.Add(ctx, int64(n), metric.WithAttributeSet(lateKept))
 			return
-		}
-		if s.dropped.Contains(id) {
+		case dropped:
 			e.lateForDropped(s, id, chunk, source, resMatch, now, out)
 			return
-		}
-		if e.stressed.Load() && !e.closed.Load() {
+		case stressed:
 			e.decideUnbuffered(s, id, chunk, source, resMatch, now, out)
 			return
 		}
@@ -454,6 +504,15 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, source str
 		s.due.add(id, now.UnixNano()+int64(e.set.SettleTime))
 	}
 	t.chunks = append(t.chunks, b)
+	if shared != nil || t.resources != nil {
+		if t.resources == nil {
+			t.resources = make([]*sharedResource, len(t.chunks)-1, cap(t.chunks))
+		}
+		t.resources = append(t.resources, shared)
+		if shared != nil {
+			e.hold(shared)
+		}
+	}
 	t.bytes += len(b)
 	t.spans += chunk.SpanCount()
 	t.last = now.UnixNano()
@@ -563,6 +622,7 @@ func (e *Engine) decide(s *shard, t *trace, reason string, now time.Time, out *o
 	e.buffered.Add(-size)
 	e.tel.ProcessorMeshSamplingBytesBuffered.Add(ctx, -size)
 	e.tel.ProcessorMeshSamplingTracesBuffered.Add(ctx, -1)
+	defer e.release(t)
 	if !keep {
 		s.dropped.Add(t.id)
 		e.dropped(t.spans, dropSampledOut)
@@ -574,11 +634,14 @@ func (e *Engine) decide(s *shard, t *trace, reason string, now time.Time, out *o
 	}
 	root, complete := t.tree.rootSpanID(), t.complete()
 	passed := 0
-	for _, b := range t.chunks {
+	for i, b := range t.chunks {
 		td, err := e.unmarshal.UnmarshalTraces(b)
 		if err != nil { // we marshaled it: cannot happen, but never panic
 			e.logger.Error("buffered chunk does not decode", zap.Error(err))
 			continue
+		}
+		if i < len(t.resources) && t.resources[i] != nil {
+			t.resources[i].fill(td)
 		}
 		passed += td.SpanCount()
 		e.markKept(td, final, rule, root, complete)

@@ -215,3 +215,43 @@ func TestBufferedBytesCoverTheHeap(t *testing.T) {
 	t.Logf("retained %d B, counted %d B (%.0f B per trace)", retained, te.BufferedBytes(), float64(te.BufferedBytes())/n)
 	assert.GreaterOrEqual(t, te.BufferedBytes(), retained*9/10)
 }
+
+// A proxy's request carries its spans of many traces under one resource:
+// their chunks are buffered without it and share one copy, which every
+// span passed on gets back, buffered or late, and which is counted in the
+// buffered bytes until the last of those traces is decided.
+func TestResourceSharedByTheTracesOfARequest(t *testing.T) {
+	te := newTestEngine(t, defaultSettings())
+	withPod := func(td ptrace.Traces, pod string) ptrace.Traces {
+		td.ResourceSpans().At(0).Resource().Attributes().PutStr("k8s.pod.name", pod)
+		return td
+	}
+	failed, plain, failed2 := traceID(9, 1), traceID(9, 2), traceID(9, 3)
+	specs := append(append(hop(failed, 500), hop(plain, 200)...), hop(failed2, 503)...)
+	require.NoError(t, te.Ingest(t.Context(), withPod(buildTraces("proxy", specs...), "pod-1")))
+	require.Positive(t, te.BufferedBytes())
+
+	te.after(2 * time.Second)
+	require.Len(t, te.sink.kept(), 6, "the two error traces")
+	for _, td := range te.sink.batches() {
+		for _, rs := range td.ResourceSpans().All() {
+			assert.Equal(t, map[string]any{"service.name": "proxy", "k8s.pod.name": "pod-1"}, rs.Resource().Attributes().AsRaw())
+		}
+	}
+	assert.Zero(t, te.BufferedBytes(), "the shared resource is released with its last trace")
+
+	// A late span of a kept trace beside a new trace: the late one is passed
+	// on at once with its resource, the new one buffered without it.
+	fresh := traceID(9, 4)
+	late := spanSpec{trace: failed, id: 9, parent: 3, kind: ptrace.SpanKindInternal, seq: 9}
+	require.NoError(t, te.Ingest(t.Context(), withPod(buildTraces("proxy", append([]spanSpec{late}, hop(fresh, 200)...)...), "pod-2")))
+	spans := te.sink.kept()
+	require.Len(t, spans, 7)
+	batches := te.sink.batches()
+	last := batches[len(batches)-1].ResourceSpans().At(0).Resource().Attributes().AsRaw()
+	assert.Equal(t, map[string]any{"service.name": "proxy", "k8s.pod.name": "pod-2"}, last)
+	require.Positive(t, te.BufferedBytes())
+	te.after(2 * time.Second)
+	assert.Len(t, te.sink.kept(), 7, "the plain trace is dropped")
+	assert.Zero(t, te.BufferedBytes())
+}

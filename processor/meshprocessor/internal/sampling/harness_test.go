@@ -3,6 +3,7 @@ package sampling
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -89,6 +90,13 @@ func (s *sink) spans(of []ptrace.Traces) []ptrace.Span {
 		}
 	}
 	return out
+}
+
+// batches returns what the sink received, request by request.
+func (s *sink) batches() []ptrace.Traces {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.got)
 }
 
 func (s *sink) kept() []ptrace.Span {

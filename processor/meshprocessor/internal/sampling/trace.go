@@ -21,8 +21,11 @@ type trace struct {
 	id          pcommon.TraceID
 	first, last int64 // arrival times, unix ns
 	chunks      [][]byte
-	bytes       int
-	spans       int
+	// resources[i] holds the resource of chunks[i] when the chunk was
+	// buffered without it (nil: the resource is in the chunk).
+	resources []*sharedResource
+	bytes     int
+	spans     int
 
 	tree structure // completeness, see complete.go
 
@@ -51,7 +54,7 @@ const traceFixedBytes = int(unsafe.Sizeof(trace{})) + 48 + int(unsafe.Sizeof(pco
 // memoryOverhead estimates the bytes a trace holds beyond its chunks: per
 // chunk, its slice header and at most one due-index entry.
 func (t *trace) memoryOverhead() int {
-	return traceFixedBytes + t.tree.bytes() + 8*cap(t.edges) + (24+16)*cap(t.chunks)
+	return traceFixedBytes + t.tree.bytes() + 8*cap(t.edges) + (24+16)*cap(t.chunks) + 8*cap(t.resources)
 }
 
 func (t *trace) complete() bool { return t.tree.complete() }
