@@ -190,7 +190,12 @@ func checkInvariants(t *testing.T, data []byte) {
 			sentSpans[seq].th = tr.th
 		}
 		one := buildTraces(fmt.Sprint("svc", c%3), spec)
-		one.ResourceSpans().MoveAndAppendTo(req.ResourceSpans())
+		if n := req.ResourceSpans().Len(); n > 0 && service(req.ResourceSpans().At(n-1)) == service(one.ResourceSpans().At(0)) {
+			// As a proxy sends them: its spans of several traces under its one resource.
+			one.ResourceSpans().At(0).ScopeSpans().At(0).Spans().MoveAndAppendTo(req.ResourceSpans().At(n - 1).ScopeSpans().At(0).Spans())
+		} else {
+			one.ResourceSpans().MoveAndAppendTo(req.ResourceSpans())
+		}
 	}
 
 	for ops := 0; b.more() && ops < 3000; ops++ {
@@ -240,6 +245,11 @@ func checkInvariants(t *testing.T, data []byte) {
 			require.GreaterOrEqual(t, th, s.th, "th only rises")
 		}
 	}
+	for _, td := range te.sink.batches() {
+		for _, rs := range td.ResourceSpans().All() {
+			require.NotEmpty(t, service(rs), "kept spans keep their resource")
+		}
+	}
 	kept, refused := te.sink.kept(), te.sink.refusedSpans()
 	check(kept)
 	check(refused)
@@ -253,4 +263,9 @@ func checkInvariants(t *testing.T, data []byte) {
 			require.Positive(t, passed[s], "error span %d was not kept", s)
 		}
 	}
+}
+
+func service(rs ptrace.ResourceSpans) string {
+	v, _ := rs.Resource().Attributes().Get("service.name")
+	return v.AsString()
 }
