@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"sync"
@@ -31,9 +30,7 @@ func flood(endpoint string, senders int, duration time.Duration, r *result) erro
 			for time.Now().Before(end) {
 				for _, e := range batches.Add(g.Next()) {
 					n := e.Traces.SpanCount()
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					err := sender.Send(ctx, e.Traces)
-					cancel()
+					err := send(sender, e.Traces)
 					mu.Lock()
 					if err != nil {
 						r.refused += n

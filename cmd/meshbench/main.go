@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"gopkg.in/yaml.v3"
 
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshbench"
@@ -270,9 +271,7 @@ func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) 
 		proxies = map[string]chan meshgen.Export{}
 	)
 	export := func(sender *meshgen.OTLPSender, e meshgen.Export) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := sender.Send(ctx, e.Traces)
-		cancel()
+		err := send(sender, e.Traces)
 		now := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
@@ -287,7 +286,7 @@ func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) 
 		}
 		r.sentSpans += e.Traces.SpanCount()
 	}
-	send := func(exports []meshgen.Export) error {
+	dispatch := func(exports []meshgen.Export) error {
 		for _, e := range exports {
 			q, ok := proxies[e.Pod]
 			if !ok {
@@ -322,18 +321,26 @@ func sendLoad(endpoint string, rate float64, duration time.Duration, r *result) 
 				if t.Error || t.Failure || t.Slow || t.Canary {
 					r.interesting[t.ID] = t.Traces.SpanCount()
 				}
-				if err := send(batches.Add(t)); err != nil {
+				if err := dispatch(batches.Add(t)); err != nil {
 					return err
 				}
 			}
 		}
-		return send(batches.Flush())
+		return dispatch(batches.Flush())
 	}()
 	for _, q := range proxies {
 		close(q)
 	}
 	wg.Wait()
 	return sentAt, cmp.Or(err, sendErr)
+}
+
+// send exports td and waits at most 10 s for the collector's
+// acknowledgement.
+func send(sender *meshgen.OTLPSender, td ptrace.Traces) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return sender.Send(ctx, td)
 }
 
 // shippedArgs runs the shipped config file with its listeners, health check

@@ -15,16 +15,10 @@ type istioPod struct {
 }
 
 func (b *builder) istioPod(app, version, ns, nodeType string) istioPod {
-	key := app + "-" + version
-	if p, ok := b.g.istioPods[key]; ok {
-		return p
-	}
-	p := istioPod{app: app, version: version, ns: ns, nodeType: nodeType, ip: b.ip(),
-		pod: fmt.Sprintf("%s-%s-%x-%05x", app, version, b.g.rnd.Uint32()&0xfffffff, b.g.rnd.Uint32()&0xfffff)}
-	if b.g.opts.StablePods {
-		b.g.istioPods[key] = p
-	}
-	return p
+	return stablePod(b.g, b.g.istioPods, app+"-"+version, func() istioPod {
+		return istioPod{app: app, version: version, ns: ns, nodeType: nodeType, ip: b.ip(),
+			pod: fmt.Sprintf("%s-%s-%x-%05x", app, version, b.g.rnd.Uint32()&0xfffffff, b.g.rnd.Uint32()&0xfffff)}
+	})
 }
 
 // spans returns the span slice of the pod's proxy: an Envoy with Istio's OTel

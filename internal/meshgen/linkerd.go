@@ -14,15 +14,10 @@ type linkerdPod struct {
 }
 
 func (b *builder) linkerdPod(app, deployment, version string) linkerdPod {
-	if p, ok := b.g.linkerdPods[deployment]; ok {
-		return p
-	}
-	p := linkerdPod{app: app, deployment: deployment, version: version, ns: "emojivoto", ip: b.ip(),
-		pod: fmt.Sprintf("%s-%x-%05x", deployment, b.g.rnd.Uint32()&0xfffffff, b.g.rnd.Uint32()&0xfffff)}
-	if b.g.opts.StablePods {
-		b.g.linkerdPods[deployment] = p
-	}
-	return p
+	return stablePod(b.g, b.g.linkerdPods, deployment, func() linkerdPod {
+		return linkerdPod{app: app, deployment: deployment, version: version, ns: "emojivoto", ip: b.ip(),
+			pod: fmt.Sprintf("%s-%x-%05x", deployment, b.g.rnd.Uint32()&0xfffffff, b.g.rnd.Uint32()&0xfffff)}
+	})
 }
 
 // linkerdSpans: service.name linkerd-proxy (injector default before 2.19),

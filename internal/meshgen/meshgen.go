@@ -113,6 +113,19 @@ func (g *Generator) Next() Trace {
 	return t
 }
 
+// stablePod returns the pod of a workload: with StablePods the one made
+// first, else a new one every time.
+func stablePod[P any](g *Generator, pods map[string]P, workload string, newPod func() P) P {
+	if p, ok := pods[workload]; ok {
+		return p
+	}
+	p := newPod()
+	if g.opts.StablePods {
+		pods[workload] = p
+	}
+	return p
+}
+
 // builder assembles one trace: one ResourceSpans per proxy.
 type builder struct {
 	g         *Generator

@@ -424,8 +424,8 @@ func (e *Engine) hold(r *sharedResource) {
 
 // release drops a trace's holds on its chunks' resources.
 func (e *Engine) release(t *trace) {
-	for _, r := range t.resources {
-		if r != nil && r.refs.Add(-1) == 0 {
+	for _, c := range t.chunks {
+		if r := c.res; r != nil && r.refs.Add(-1) == 0 {
 			e.buffered.Add(-int64(r.size))
 			e.tel.ProcessorMeshSamplingBytesBuffered.Add(context.Background(), -int64(r.size))
 		}
@@ -503,15 +503,9 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, shared *sh
 	if t.complete() {
 		s.due.add(id, now.UnixNano()+int64(e.set.SettleTime))
 	}
-	t.chunks = append(t.chunks, b)
-	if shared != nil || t.resources != nil {
-		if t.resources == nil {
-			t.resources = make([]*sharedResource, len(t.chunks)-1, cap(t.chunks))
-		}
-		t.resources = append(t.resources, shared)
-		if shared != nil {
-			e.hold(shared)
-		}
+	t.chunks = append(t.chunks, bufferedChunk{b: b, res: shared})
+	if shared != nil {
+		e.hold(shared)
 	}
 	t.bytes += len(b)
 	t.spans += chunk.SpanCount()
@@ -634,18 +628,18 @@ func (e *Engine) decide(s *shard, t *trace, reason string, now time.Time, out *o
 	}
 	root, complete := t.tree.rootSpanID(), t.complete()
 	passed := 0
-	for i, b := range t.chunks {
-		td, err := e.unmarshal.UnmarshalTraces(b)
+	for _, c := range t.chunks {
+		td, err := e.unmarshal.UnmarshalTraces(c.b)
 		if err != nil { // we marshaled it: cannot happen, but never panic
 			e.logger.Error("buffered chunk does not decode", zap.Error(err))
 			continue
 		}
-		if i < len(t.resources) && t.resources[i] != nil {
-			t.resources[i].fill(td)
+		if c.res != nil {
+			c.res.fill(td)
 		}
 		passed += td.SpanCount()
 		e.markKept(td, final, rule, root, complete)
-		out.add(td, len(b))
+		out.add(td, len(c.b))
 	}
 	if lost := t.spans - passed; lost > 0 {
 		e.dropped(lost, dropUndecodable)

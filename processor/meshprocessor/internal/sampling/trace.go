@@ -20,12 +20,9 @@ import (
 type trace struct {
 	id          pcommon.TraceID
 	first, last int64 // arrival times, unix ns
-	chunks      [][]byte
-	// resources[i] holds the resource of chunks[i] when the chunk was
-	// buffered without it (nil: the resource is in the chunk).
-	resources []*sharedResource
-	bytes     int
-	spans     int
+	chunks      []bufferedChunk
+	bytes       int
+	spans       int
 
 	tree structure // completeness, see complete.go
 
@@ -51,10 +48,19 @@ func spanKey(id pcommon.SpanID) uint64 { return binary.BigEndian.Uint64(id[:]) }
 // the struct, its entry in the shard's map and in the arrival-order queue.
 const traceFixedBytes = int(unsafe.Sizeof(trace{})) + 48 + int(unsafe.Sizeof(pcommon.TraceID{}))
 
+// bufferedChunk is one buffered part of a trace: OTLP protobuf, with its
+// resource in it or, when res is set, held by res for the chunks of one
+// request.
+type bufferedChunk struct {
+	b   []byte
+	res *sharedResource
+}
+
 // memoryOverhead estimates the bytes a trace holds beyond its chunks: per
-// chunk, its slice header and at most one due-index entry.
+// chunk, its slice header and resource pointer and at most one due-index
+// entry.
 func (t *trace) memoryOverhead() int {
-	return traceFixedBytes + t.tree.bytes() + 8*cap(t.edges) + (24+16)*cap(t.chunks) + 8*cap(t.resources)
+	return traceFixedBytes + t.tree.bytes() + 8*cap(t.edges) + (32+16)*cap(t.chunks)
 }
 
 func (t *trace) complete() bool { return t.tree.complete() }
