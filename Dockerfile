@@ -17,7 +17,7 @@ COPY . .
 RUN --mount=type=cache,target=/root/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     make build
-# The persistent sending queue's default directory (file_storage in
+# The persistent sending queue's default directory (journal_storage in
 # configs/gateway.yaml), owned by the image's user: scratch has no mkdir.
 RUN mkdir -p /out/queue
 

@@ -121,7 +121,8 @@ deploy-test: $(BINARY) $(HELM)
 bench-receiver:
 	$(GO) test -run='^$$' -bench=. -benchtime=3s ./receiver/opencensusreceiver
 
-# Fuzz the OpenCensus converter and the sampling engine's stream invariants
+# Fuzz the OpenCensus converter, the sampling engine's stream invariants,
+# normalizing and the queue journal's recovery
 # (FUZZTIME=2m each by default); new crashers land in each package's
 # testdata/fuzz and then run with every make test.
 FUZZTIME ?= 2m
@@ -129,6 +130,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzTraces -fuzztime=$(FUZZTIME) ./receiver/opencensusreceiver/internal/translator
 	$(GO) test -run='^$$' -fuzz=FuzzEngine -fuzztime=$(FUZZTIME) ./processor/meshprocessor/internal/sampling
 	$(GO) test -run='^$$' -fuzz=FuzzNormalize -fuzztime=$(FUZZTIME) ./processor/meshprocessor/internal/normalize
+	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=$(FUZZTIME) ./extension/journalstorageextension/internal/journal
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

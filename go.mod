@@ -31,6 +31,8 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
+require go.opentelemetry.io/collector/extension/xextension v0.161.0 // indirect
+
 require (
 	contrib.go.opencensus.io/exporter/ocagent v0.7.0
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect

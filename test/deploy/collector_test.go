@@ -191,7 +191,7 @@ func (c collectorConfig) listeners(env map[string]string) ([]listener, error) {
 // (health_check, zpages, pprof do; storage, authenticators and middlewares do not).
 func listeningExtension(typ string) bool {
 	switch typ {
-	case "file_storage", "bearertokenauth", "decode_guard":
+	case "journal_storage", "bearertokenauth", "decode_guard":
 		return false
 	}
 	return true

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // maxExportBytes bounds an export: a backend's (or gateway's) OTLP/gRPC
@@ -28,10 +30,16 @@ func exporterOf(t *testing.T, c collectorConfig, typ string) string {
 	return ""
 }
 
-// checkDurableExport: the exporter of typ queues on disk (a file_storage
-// extension the service runs, in a writable volume of the pod), retries
-// without a deadline, batches bounded in bytes under maxExportBytes, and no
-// batch processor holds acknowledged data in memory ahead of the queue.
+// journalWorstCase is the most disk a journal_storage queue of queueSize
+// bytes takes (extension/journalstorageextension/README.md): one and a half
+// times its contents, a 16 MiB segment and a 3 MiB batch.
+func journalWorstCase(queueSize int64) int64 { return queueSize*3/2 + 16<<20 + 3<<20 }
+
+// checkDurableExport: the exporter of typ queues on disk (a journal_storage
+// extension the service runs, in a writable volume of the pod that holds
+// the journal's worst case), retries without a deadline, batches bounded
+// in bytes under maxExportBytes, and no batch processor holds acknowledged
+// data in memory ahead of the queue.
 func checkDurableExport(t *testing.T, p collectorPod, typ string) {
 	t.Helper()
 	c := p.config
@@ -42,8 +50,8 @@ func checkDurableExport(t *testing.T, p collectorPod, typ string) {
 	where := fmt.Sprintf("%s: exporters::%s", c.source, id)
 	exp := at(c.m, "exporters", id)
 	storage := str(at(exp, "sending_queue", "storage"))
-	if storage == "" || componentType(storage) != "file_storage" {
-		t.Errorf("%s: sending_queue.storage %q, want a file_storage extension (the queue survives a restart)", where, storage)
+	if storage == "" || componentType(storage) != "journal_storage" {
+		t.Errorf("%s: sending_queue.storage %q, want a journal_storage extension (the queue survives a restart)", where, storage)
 	} else if !contains(strings_(at(c.m, "service", "extensions")), storage) {
 		t.Errorf("%s: storage %s is not in service.extensions", where, storage)
 	}
@@ -92,18 +100,36 @@ func checkDurableExport(t *testing.T, p collectorPod, typ string) {
 		return
 	}
 	found, claimed := false, false
+	var capacity *resource.Quantity
 	for _, v := range p.template.Spec.Volumes {
 		if v.Name == volume {
 			found = v.EmptyDir != nil || v.PersistentVolumeClaim != nil
+			if v.EmptyDir != nil {
+				capacity = v.EmptyDir.SizeLimit
+			}
 		}
 	}
 	if ss, ok := p.obj.(*appsv1.StatefulSet); ok {
 		for _, vct := range ss.Spec.VolumeClaimTemplates {
-			claimed = claimed || vct.Name == volume
+			if vct.Name == volume {
+				claimed = true
+				if q, ok := vct.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
+					capacity = &q
+				}
+			}
 		}
 	}
 	if !found && !claimed {
 		t.Errorf("%s: volume %s of the queue is neither an emptyDir nor a PersistentVolumeClaim", p.object, volume)
+	}
+	queueSize, err := strconv.ParseFloat(fmt.Sprint(at(exp, "sending_queue", "queue_size")), 64)
+	switch need := journalWorstCase(int64(queueSize)); {
+	case err != nil || str(at(exp, "sending_queue", "sizer")) != "bytes":
+		t.Errorf("%s: sending_queue %v, want queue_size in bytes (sizer: bytes) to size the volume", where, at(exp, "sending_queue"))
+	case capacity == nil:
+		t.Errorf("%s: volume %s of the queue has no size (emptyDir.sizeLimit or a storage request)", p.object, volume)
+	case capacity.Value() < need:
+		t.Errorf("%s: volume %s holds %d bytes, the journal of a %d-byte queue can take %d", p.object, volume, capacity.Value(), int64(queueSize), need)
 	}
 	if sc := p.template.Spec.SecurityContext; claimed && (sc == nil || sc.FSGroup == nil) {
 		t.Errorf("%s: a claimed volume needs securityContext.fsGroup to be writable by the collector's user", p.object)
@@ -203,8 +229,8 @@ func TestHelmQueue(t *testing.T) {
 		if ss := p.obj.(*appsv1.StatefulSet); len(ss.Spec.VolumeClaimTemplates) != 0 {
 			t.Errorf("volumeClaimTemplates %v with persistentVolume.enabled=false", ss.Spec.VolumeClaimTemplates)
 		}
-		if got := at(p.config.m, "extensions", "file_storage", "fsync"); got != true {
-			t.Errorf("file_storage fsync %v, want true", got)
+		if got := at(p.config.m, "extensions", "journal_storage", "fsync"); got != true {
+			t.Errorf("journal_storage fsync %v, want true", got)
 		}
 		if got := fmt.Sprint(at(p.config.m, "exporters", "otlp_grpc", "sending_queue", "queue_size")); got != "1.048576e+08" && got != "104857600" {
 			t.Errorf("queue_size %s, want 104857600", got)

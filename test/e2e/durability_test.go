@@ -282,7 +282,7 @@ func TestDurabilitySIGKILL(t *testing.T) {
 	t.Run("persistent queue", func(t *testing.T) {
 		acked, arrived := measure(t, false)
 		persistentLost = acked - arrived
-		t.Logf("SIGKILL, backend down, file_storage queue: %d of %d acknowledged spans lost (%.1f%%)", persistentLost, acked, 100*float64(persistentLost)/float64(acked))
+		t.Logf("SIGKILL, backend down, journal_storage queue: %d of %d acknowledged spans lost (%.1f%%)", persistentLost, acked, 100*float64(persistentLost)/float64(acked))
 		// The sampler's buffer: at most settle_time (1s) plus one tick of
 		// traffic, about 250 traces of 9 spans per second.
 		assert.Less(t, persistentLost, acked/2, "the queue survived the SIGKILL")
@@ -297,7 +297,7 @@ func TestDurabilitySIGKILL(t *testing.T) {
 	t.Run("persistent queue, backend up", func(t *testing.T) {
 		acked, arrived := measure(t, true)
 		lost := acked - arrived
-		t.Logf("SIGKILL, backend up, file_storage queue: %d of %d acknowledged spans lost (%.1f%%): the sampler's buffer", lost, acked, 100*float64(lost)/float64(acked))
+		t.Logf("SIGKILL, backend up, journal_storage queue: %d of %d acknowledged spans lost (%.1f%%): the sampler's buffer", lost, acked, 100*float64(lost)/float64(acked))
 		assert.Less(t, lost, acked/2)
 	})
 	if persistentLost > 0 && memoryLost > 0 {

@@ -1,7 +1,7 @@
 {{/* The exporter's retries and persistent sending queue, as in
 configs/gateway.yaml and configs/agent.yaml: retries never give up while the
 queue holds data (max_elapsed_time 0), the queue is persisted by the
-file_storage extension and bounded in bytes, and exports are batched in at
+journal_storage extension and bounded in bytes, and exports are batched in at
 most 3 MiB (split when larger), under a gRPC receiver's default 4 MiB. A
 gateway sends a batch from 64 KiB or within 30 ms (kept traces reach the
 backend within settle_time plus a tick), an agent from 1 MiB or within
@@ -14,7 +14,7 @@ retry_on_failure:
   max_elapsed_time: 0
 sending_queue:
   enabled: true
-  storage: file_storage
+  storage: journal_storage
   num_consumers: 4
   sizer: bytes
   queue_size: {{ int64 .Values.queue.sizeBytes }}
@@ -25,23 +25,19 @@ sending_queue:
     flush_timeout: {{ ternary "30ms" "200ms" (eq .Values.mode "gateway") }}
 {{- end -}}
 
-{{/* The file_storage extension of the persistent queue, in the volume
+{{/* The journal_storage extension of the persistent queue, in the volume
 mounted at /var/lib/otelcol-mesh (workload.yaml). */}}
-{{- define "otelcol-mesh.fileStorage" -}}
-# The persistent sending queue. fsync {{ ternary "on: every write waits for the disk" "off: a write survives a crash of the container (page cache), not a crash of the node" .Values.queue.fsync }}.
-file_storage:
-  directory: ${env:OTELCOL_MESH_STORAGE_DIR}
+{{- define "otelcol-mesh.queueStorage" -}}
+# The persistent sending queue's journal. fsync {{ ternary "on: every write waits for the disk" "off: a write survives a crash of the container (page cache), not a crash of the node" .Values.queue.fsync }}.
+journal_storage:
+  directory: ${env:OTELCOL_MESH_STORAGE_DIR:-/var/lib/otelcol-mesh}
   create_directory: true
   fsync: {{ .Values.queue.fsync }}
-  timeout: 1s
-  compaction:
-    directory: ${env:OTELCOL_MESH_STORAGE_DIR}
-    on_start: true
-    on_rebound: true
 {{- end -}}
 
-{{/* The queue's volume size for an emptyDir: the queue's bytes plus a
-quarter for the database's own pages. */}}
+{{/* The queue's volume size for an emptyDir: what the journal can take, one
+and a half times the queue's bytes plus a 16 MiB segment and a 3 MiB batch
+(extension/journalstorageextension/README.md), and 1 MiB to round up. */}}
 {{- define "otelcol-mesh.queueVolumeMiB" -}}
-{{- add (div (mul (int64 .Values.queue.sizeBytes) 5) (mul 4 1048576)) 1 -}}
+{{- add (div (mul (int64 .Values.queue.sizeBytes) 3) (mul 2 1048576)) 20 -}}
 {{- end -}}
