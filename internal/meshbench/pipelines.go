@@ -134,4 +134,12 @@ var Pipelines = []Pipeline{
 	// Not run by default: the shipped gateway with its sending queue in
 	// memory instead of on disk, to tell what durability costs.
 	{Name: "gateway-memory-queue", Shipped: "gateway.yaml", Overrides: []string{"exporters::otlp_grpc::sending_queue::storage: null"}},
+	// Not run by default: the shipped gateway with its queue in contrib's
+	// file_storage (bbolt), as it shipped before journal_storage.
+	{Name: "gateway-file-storage", Shipped: "gateway.yaml", Overrides: []string{
+		"extensions::file_storage::directory: ${env:OTELCOL_MESH_STORAGE_DIR}",
+		"extensions::file_storage::create_directory: true",
+		"exporters::otlp_grpc::sending_queue::storage: file_storage",
+		"service::extensions: [health_check, decode_guard, file_storage]",
+	}},
 }

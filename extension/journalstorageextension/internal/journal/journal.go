@@ -169,7 +169,10 @@ func (s *Store) replaySegment(g *segment) (int64, error) {
 	var payload []byte
 	for g.size < end {
 		if _, err := io.ReadFull(r, header); err != nil {
-			break
+			if torn(err) {
+				break
+			}
+			return 0, err
 		}
 		n := int64(leUint32(header[0:]))
 		if n > maxPayload || n > end-g.size-headerSize {
@@ -180,7 +183,10 @@ func (s *Store) replaySegment(g *segment) (int64, error) {
 		}
 		payload = payload[:n]
 		if _, err := io.ReadFull(r, payload); err != nil {
-			break
+			if torn(err) {
+				break
+			}
+			return 0, err
 		}
 		if checksum(payload) != leUint32(header[4:]) || s.apply(g, payload) != nil {
 			break
@@ -188,6 +194,12 @@ func (s *Store) replaySegment(g *segment) (int64, error) {
 		g.size += headerSize + n
 	}
 	return end, nil
+}
+
+// torn tells a short read (the file ends inside a frame) from a failure to
+// read, which must not be taken for one: it would cut off good frames.
+func torn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // apply enters the operations of a frame, appended at the end of segment g,
