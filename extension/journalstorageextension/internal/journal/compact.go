@@ -16,10 +16,12 @@ const copyFrame = 1 << 20
 // least half as many bytes were appended since the previous run: the
 // copying is bounded by twice the writing (for a queue, whose oldest
 // entries leave first, it is close to nothing).
+// A failure (a full disk) is logged and tried again a segment later.
 func (s *Store) retire() {
-	for len(s.segments) > 1 && s.size > s.live+s.live/2+s.opts.SegmentSize {
+	for len(s.segments) > 1 && s.size > s.live+s.live/2+s.opts.SegmentSize && s.size >= s.retryAt {
 		if err := s.retireOldest(); err != nil {
-			s.opts.Logger.Warn("Journal could not retire its oldest segment; it keeps growing until the next write tries again",
+			s.retryAt = s.size + s.opts.SegmentSize
+			s.opts.Logger.Warn("Journal could not retire its oldest segment; it grows until the next try, a segment later",
 				zap.String("path", s.dir), zap.Int64("size", s.size), zap.Error(err))
 			return
 		}
@@ -30,14 +32,17 @@ func (s *Store) retire() {
 func (s *Store) retireOldest() error {
 	old := s.segments[0]
 	if old.live > 0 {
+		first := len(s.segments) - 1 // the copies go here and to any segment started after
 		if err := s.copyLive(old); err != nil {
 			return err
 		}
 		// The copies reach the disk before the originals go, fsync or
 		// not: a crash of the node must not lose entries that were not
 		// being written.
-		if err := s.segments[len(s.segments)-1].f.Sync(); err != nil {
-			return err
+		for _, g := range s.segments[first:] {
+			if err := g.f.Sync(); err != nil {
+				return err
+			}
 		}
 	}
 	if err := old.remove(s.dir); err != nil {

@@ -73,6 +73,7 @@ type Store struct {
 	index    map[string]entry
 	frame    []byte // reused to build frames
 	retired  int    // segments retired since opening
+	retryAt  int64  // after a failed retirement, the size from which to try again
 }
 
 var _ storage.Client = (*Store)(nil)

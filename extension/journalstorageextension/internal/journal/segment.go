@@ -54,8 +54,11 @@ func segmentIDs(dir string) ([]uint64, error) {
 	return ids, nil
 }
 
-// remove closes and deletes the segment's file.
+// remove deletes the segment's file, then closes it; a segment that cannot
+// be deleted stays open and readable.
 func (g *segment) remove(dir string) error {
-	g.f.Close()
-	return os.Remove(segmentPath(dir, g.id))
+	if err := os.Remove(segmentPath(dir, g.id)); err != nil {
+		return err
+	}
+	return g.f.Close()
 }
