@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -205,7 +208,8 @@ func every(ctx context.Context, interval time.Duration, tick, stop func()) <-cha
 // gateway (configs/gateway.yaml, persistent queue) receives and acknowledges
 // spans; the gateway is stopped with SIGTERM and started again on the same
 // storage directory, then the backend comes up: every acknowledged span
-// arrives, including the ones still in the sampler's buffer at SIGTERM.
+// arrives, including the ones still in the sampler's buffer at SIGTERM. The
+// queue's journal holds two segments at SIGTERM, and one once drained.
 func TestDurabilityRestartWithBackendDown(t *testing.T) {
 	backend := freeAddr(t) // nothing listens here yet
 	dir := t.TempDir()
@@ -226,6 +230,12 @@ func TestDurabilityRestartWithBackendDown(t *testing.T) {
 	acked := int(traffic.acked.Load())
 	require.Zero(t, traffic.failed.Load())
 	t.Logf("SIGTERM with the backend down: %d spans acknowledged, %.0f bytes queued before the last 200 traces, exit in %s", acked, queued, took.Round(time.Millisecond))
+	// The queue's journal outgrew its first segment: the restart replays
+	// more than one.
+	journal := filepath.Join(dir, "exporter_otlp_grpc__traces.journal")
+	segments, size := journalSegments(t, journal)
+	t.Logf("journal at SIGTERM: %d segments, %d bytes", segments, size)
+	require.GreaterOrEqual(t, segments, 2, "the traffic fills more than one 16 MiB segment")
 
 	gw2 := startShippedGateway(t, backend, dir)
 	restarted := time.Now()
@@ -238,6 +248,28 @@ func TestDurabilityRestartWithBackendDown(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return scrapeMetrics(t, gw2.ports.Metrics)["otelcol_exporter_queue_size"] == 0
 	}, 10*time.Second, 100*time.Millisecond, "the queue drains")
+	// Drained, the journal retires the segments it no longer needs.
+	require.Eventually(t, func() bool {
+		n, _ := journalSegments(t, journal)
+		return n == 1
+	}, 10*time.Second, 100*time.Millisecond, "the drained journal keeps one segment")
+}
+
+// journalSegments counts the segment files of a journal_storage journal and
+// their bytes.
+func journalSegments(t *testing.T, dir string) (int, int64) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	n, size := 0, int64(0)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".seg") {
+			info, err := e.Info()
+			require.NoError(t, err)
+			n, size = n+1, size+info.Size()
+		}
+	}
+	return n, size
 }
 
 // TestDurabilitySIGKILL measures what a SIGKILL of the gateway loses: spans
