@@ -52,7 +52,7 @@ func (j *journalStorage) GetClient(_ context.Context, kind component.Kind, id co
 	} else if _, err := os.Stat(j.cfg.Directory); err != nil {
 		return nil, fmt.Errorf("journal_storage: %w", err)
 	}
-	path := filepath.Join(j.cfg.Directory, fileName(kind, id, storageName))
+	path := filepath.Join(j.cfg.Directory, journalName(kind, id, storageName))
 	s, err := journal.Open(path, journal.Options{Fsync: j.cfg.Fsync, Logger: j.logger})
 	if err != nil {
 		return nil, err
@@ -67,10 +67,10 @@ func (j *journalStorage) GetClient(_ context.Context, kind component.Kind, id co
 // longer one is replaced by its hash.
 const maxName = 200
 
-// fileName is kind_type_name[_storageName].journal, with every byte that
+// journalName is kind_type_name[_storageName].journal, with every byte that
 // is not a letter, digit, '.', '-' or '_' written as ~XX, so that two
-// components never share a file.
-func fileName(kind component.Kind, id component.ID, storageName string) string {
+// components never share a journal.
+func journalName(kind component.Kind, id component.ID, storageName string) string {
 	raw := strings.ToLower(kind.String()) + "_" + id.Type().String() + "_" + id.Name()
 	if storageName != "" {
 		raw += "_" + storageName

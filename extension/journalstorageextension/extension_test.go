@@ -79,11 +79,11 @@ func TestMissingDirectoryIsAnErrorWithoutCreateDirectory(t *testing.T) {
 	assert.ErrorContains(t, err, "no such file or directory")
 }
 
-func TestFileNames(t *testing.T) {
+func TestJournalNames(t *testing.T) {
 	assert.Equal(t, "exporter_otlp_grpc_backend_traces.journal",
-		fileName(component.KindExporter, component.MustNewIDWithName("otlp_grpc", "backend"), "traces"))
+		journalName(component.KindExporter, component.MustNewIDWithName("otlp_grpc", "backend"), "traces"))
 	assert.Equal(t, "receiver_otlp_a.b-~C3~BC.journal",
-		fileName(component.KindReceiver, component.MustNewIDWithName("otlp", "a.b-ü"), ""))
-	long := fileName(component.KindExporter, component.MustNewIDWithName("otlp", strings.Repeat("n", 300)), "traces")
+		journalName(component.KindReceiver, component.MustNewIDWithName("otlp", "a.b-ü"), ""))
+	long := journalName(component.KindExporter, component.MustNewIDWithName("otlp", strings.Repeat("n", 300)), "traces")
 	assert.Len(t, long, 64+len(".journal"), "a name too long for a file is hashed")
 }
