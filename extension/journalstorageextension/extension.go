@@ -13,30 +13,52 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-mesh/otelcol-mesh/extension/journalstorageextension/internal/journal"
+	"github.com/otelcol-mesh/otelcol-mesh/extension/journalstorageextension/internal/metadata"
 )
 
 type journalStorage struct {
 	cfg    *Config
 	logger *zap.Logger
+	tel    *metadata.TelemetryBuilder
 
 	mu      sync.Mutex
-	clients []*journal.Store // closed at Shutdown if their owners did not
+	clients []client // closed at Shutdown if their owners did not
+}
+
+type client struct {
+	name  string // the journal's directory name
+	store *journal.Store
 }
 
 var _ storage.Extension = (*journalStorage)(nil)
 
-func (*journalStorage) Start(context.Context, component.Host) error { return nil }
+// Start reports the size of each open journal.
+func (j *journalStorage) Start(context.Context, component.Host) error {
+	return j.tel.RegisterJournalStorageBytesCallback(func(_ context.Context, o metric.Int64Observer) error {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		for _, c := range j.clients {
+			if size, open := c.store.Size(); open {
+				o.Observe(size, metric.WithAttributes(attribute.String("journal", c.name)))
+			}
+		}
+		return nil
+	})
+}
 
 // Shutdown closes the journals left open.
 func (j *journalStorage) Shutdown(ctx context.Context) error {
+	j.tel.Shutdown()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var errs []error
 	for _, c := range j.clients {
-		errs = append(errs, c.Close(ctx))
+		errs = append(errs, c.store.Close(ctx))
 	}
 	j.clients = nil
 	return errors.Join(errs...)
@@ -52,14 +74,14 @@ func (j *journalStorage) GetClient(_ context.Context, kind component.Kind, id co
 	} else if _, err := os.Stat(j.cfg.Directory); err != nil {
 		return nil, fmt.Errorf("journal_storage: %w", err)
 	}
-	path := filepath.Join(j.cfg.Directory, journalName(kind, id, storageName))
-	s, err := journal.Open(path, journal.Options{Fsync: j.cfg.Fsync, Logger: j.logger})
+	name := journalName(kind, id, storageName)
+	s, err := journal.Open(filepath.Join(j.cfg.Directory, name), journal.Options{Fsync: j.cfg.Fsync, Logger: j.logger})
 	if err != nil {
 		return nil, err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.clients = append(j.clients, s)
+	j.clients = append(j.clients, client{name: name, store: s})
 	return s, nil
 }
 

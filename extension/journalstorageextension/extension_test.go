@@ -13,8 +13,12 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/otelcol-mesh/otelcol-mesh/extension/journalstorageextension/internal/metadata"
+	"github.com/otelcol-mesh/otelcol-mesh/extension/journalstorageextension/internal/metadatatest"
 )
 
 func writeFile(path string) error { return os.WriteFile(path, []byte("x"), 0o600) }
@@ -86,4 +90,40 @@ func TestJournalNames(t *testing.T) {
 		journalName(component.KindReceiver, component.MustNewIDWithName("otlp", "a.b-ü"), ""))
 	long := journalName(component.KindExporter, component.MustNewIDWithName("otlp", strings.Repeat("n", 300)), "traces")
 	assert.Len(t, long, 64+len(".journal"), "a name too long for a file is hashed")
+}
+
+// TestJournalBytesReported: otelcol_journal_storage_bytes gives each open
+// journal's bytes on disk, and nothing for a journal once it is closed.
+func TestJournalBytesReported(t *testing.T) {
+	ctx := context.Background()
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(ctx)) })
+	dir := t.TempDir()
+	ext, err := NewFactory().Create(ctx, metadatatest.NewSettings(tt), &Config{Directory: dir})
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(ctx, componenttest.NewNopHost()))
+	st := ext.(storage.Extension)
+	traces, err := st.GetClient(ctx, component.KindExporter, otlp, "traces")
+	require.NoError(t, err)
+	logs, err := st.GetClient(ctx, component.KindExporter, otlp, "logs")
+	require.NoError(t, err)
+	require.NoError(t, traces.Set(ctx, "0", make([]byte, 5000)))
+
+	onDisk := func(name string) int64 {
+		n, err := os.ReadFile(filepath.Join(dir, name, "0000000000000001.seg"))
+		require.NoError(t, err)
+		return int64(len(n))
+	}
+	tracesBytes := onDisk("exporter_otlp_grpc__traces.journal")
+	require.Greater(t, tracesBytes, int64(5000))
+	metadatatest.AssertEqualJournalStorageBytes(t, tt, []metricdata.DataPoint[int64]{
+		{Value: tracesBytes, Attributes: attribute.NewSet(attribute.String("journal", "exporter_otlp_grpc__traces.journal"))},
+		{Value: 0, Attributes: attribute.NewSet(attribute.String("journal", "exporter_otlp_grpc__logs.journal"))},
+	}, metricdatatest.IgnoreTimestamp())
+
+	require.NoError(t, logs.Close(ctx))
+	metadatatest.AssertEqualJournalStorageBytes(t, tt, []metricdata.DataPoint[int64]{
+		{Value: tracesBytes, Attributes: attribute.NewSet(attribute.String("journal", "exporter_otlp_grpc__traces.journal"))},
+	}, metricdatatest.IgnoreTimestamp())
+	require.NoError(t, ext.Shutdown(ctx))
 }

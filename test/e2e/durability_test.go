@@ -248,11 +248,15 @@ func TestDurabilityRestartWithBackendDown(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return scrapeMetrics(t, gw2.ports.Metrics)["otelcol_exporter_queue_size"] == 0
 	}, 10*time.Second, 100*time.Millisecond, "the queue drains")
-	// Drained, the journal retires the segments it no longer needs.
+	// Drained, the journal retires the segments it no longer needs, and
+	// the gateway reports its bytes on disk.
 	require.Eventually(t, func() bool {
 		n, _ := journalSegments(t, journal)
 		return n == 1
 	}, 10*time.Second, 100*time.Millisecond, "the drained journal keeps one segment")
+	_, onDisk := journalSegments(t, journal)
+	reported := scrapeMetrics(t, gw2.ports.Metrics)[`otelcol_journal_storage_bytes|journal="exporter_otlp_grpc__traces.journal"`]
+	assert.Equal(t, float64(onDisk), reported, "otelcol_journal_storage_bytes")
 }
 
 // journalSegments counts the segment files of a journal_storage journal and

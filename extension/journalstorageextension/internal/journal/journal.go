@@ -363,6 +363,14 @@ func (s *Store) startSegment(id uint64) (*segment, error) {
 	return g, nil
 }
 
+// Size returns the bytes of the journal's segments, and false once it is
+// closed.
+func (s *Store) Size() (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.size, s.lock != nil
+}
+
 // Close closes the journal; later calls return an error, a second Close
 // nothing.
 func (s *Store) Close(context.Context) error {
