@@ -29,7 +29,7 @@ func FuzzOpen(f *testing.F) {
 			f.Fatal(err)
 		}
 		if first == 0 {
-			first = s.size
+			first = s.size()
 		}
 	}
 	s.Close(ctx)
@@ -51,7 +51,7 @@ func FuzzOpen(f *testing.F) {
 		require.NoError(t, os.WriteFile(segmentPath(dir, 2), data[at:], 0o600))
 		s, err := Open(dir, Options{})
 		require.NoError(t, err)
-		assert.Equal(t, s.size, diskUsage(t, dir))
+		assert.Equal(t, s.size(), diskUsage(t, dir))
 		want := contents(t, s)
 		require.NoError(t, s.Set(ctx, "after", []byte("x")))
 		want["after"] = []byte("x")

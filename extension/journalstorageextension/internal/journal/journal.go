@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -68,8 +69,6 @@ type Store struct {
 	opts     Options
 	lock     *os.File   // nil once closed
 	segments []*segment // oldest first; the last one is appended to
-	size     int64      // of all segments
-	live     int64      // what the live entries take (approximately)
 	index    map[string]entry
 	frame    []byte // reused to build frames
 	retired  int    // segments retired since opening
@@ -131,7 +130,6 @@ func (s *Store) replay() error {
 		if err != nil {
 			return err
 		}
-		s.size += g.size
 		if g.size == end {
 			continue
 		}
@@ -152,7 +150,7 @@ func (s *Store) replay() error {
 	}
 	if dropped > 0 {
 		s.opts.Logger.Warn("Journal ends in a torn or corrupt frame (a write cut short by a crash); what follows the last whole frame is dropped",
-			zap.String("path", s.dir), zap.Int64("kept_bytes", s.size), zap.Int64("dropped_bytes", dropped))
+			zap.String("path", s.dir), zap.Int64("kept_bytes", s.size()), zap.Int64("dropped_bytes", dropped))
 	}
 	return nil
 }
@@ -208,9 +206,7 @@ func torn(err error) bool {
 func (s *Store) apply(g *segment, payload []byte) error {
 	return walkOps(payload, func(op byte, key []byte, valueAt, valueLen int) {
 		if old, ok := s.index[string(key)]; ok {
-			c := old.cost(string(key))
-			old.seg.live -= c
-			s.live -= c
+			old.seg.live -= old.cost(string(key))
 		}
 		if op == opDelete {
 			delete(s.index, string(key))
@@ -222,10 +218,24 @@ func (s *Store) apply(g *segment, payload []byte) error {
 		}
 		k := string(key)
 		s.index[k] = e
-		c := e.cost(k)
-		g.live += c
-		s.live += c
+		g.live += e.cost(k)
 	})
+}
+
+// size is the bytes of all segments; live what their live entries take
+// (approximately).
+func (s *Store) size() (n int64) {
+	for _, g := range s.segments {
+		n += g.size
+	}
+	return n
+}
+
+func (s *Store) live() (n int64) {
+	for _, g := range s.segments {
+		n += g.live
+	}
+	return n
 }
 
 // Get returns the value of key, or nil if there is none.
@@ -304,11 +314,22 @@ func (s *Store) read(before []*storage.Operation, key string) ([]byte, error) {
 	if e.inline != nil {
 		return append(make([]byte, 0, e.n), e.inline...), nil
 	}
-	v := make([]byte, e.n)
-	if _, err := e.seg.f.ReadAt(v, e.at); err != nil {
+	v, err := e.value(nil)
+	if err != nil {
 		return nil, fmt.Errorf("journal %s: reading %q: %w", s.dir, key, err)
 	}
 	return v, nil
+}
+
+// value returns the entry's value: the one kept in memory, or the one on
+// disk read into buf (grown as needed).
+func (e entry) value(buf []byte) ([]byte, error) {
+	if e.inline != nil {
+		return e.inline, nil
+	}
+	buf = slices.Grow(buf[:0], e.n)[:e.n]
+	_, err := e.seg.f.ReadAt(buf, e.at)
+	return buf, err
 }
 
 // commit appends a frame to the newest segment, starting a new one first
@@ -336,7 +357,6 @@ func (s *Store) commit(frame []byte) error {
 		return fmt.Errorf("journal: a frame it built does not decode: %w", err)
 	}
 	g.size += int64(len(frame))
-	s.size += int64(len(frame))
 	return nil
 }
 
@@ -368,7 +388,7 @@ func (s *Store) startSegment(id uint64) (*segment, error) {
 func (s *Store) Size() (int64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.size, s.lock != nil
+	return s.size(), s.lock != nil
 }
 
 // Close closes the journal; later calls return an error, a second Close

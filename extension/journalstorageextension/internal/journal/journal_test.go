@@ -198,9 +198,9 @@ func TestRetirementBoundsTheDisk(t *testing.T) {
 			done := fmt.Sprint(i - 3)
 			require.NoError(t, s.Batch(ctx, storage.SetOperation("qmv0", []byte(key)), storage.DeleteOperation(done)))
 		}
-		assert.LessOrEqual(t, diskUsage(t, dir), s.live+s.live/2+2*segmentSize)
+		assert.LessOrEqual(t, diskUsage(t, dir), s.live()+s.live()/2+2*segmentSize)
 	}
-	assert.Equal(t, s.size, diskUsage(t, dir))
+	assert.Equal(t, s.size(), diskUsage(t, dir))
 	assert.Greater(t, s.retired, 100)
 	require.NoError(t, s.Close(ctx))
 
@@ -266,7 +266,7 @@ func TestModelUnderCrashes(t *testing.T) {
 				}
 			}
 			assert.Equal(t, model, contents(t, s))
-			assert.Equal(t, s.size, diskUsage(t, dir))
+			assert.Equal(t, s.size(), diskUsage(t, dir))
 			retired = retired || s.retired > 0
 			require.NoError(t, s.Close(ctx))
 		})

@@ -56,11 +56,14 @@ type bufferedChunk struct {
 	res *sharedResource
 }
 
-// memoryOverhead estimates the bytes a trace holds beyond its chunks: per
-// chunk, its slice header and resource pointer and at most one due-index
-// entry.
+// chunkOverhead is what a buffered chunk costs besides its bytes: its
+// bufferedChunk (slice header and resource pointer) and at most one
+// due-index entry (a trace id).
+const chunkOverhead = int(unsafe.Sizeof(bufferedChunk{})) + int(unsafe.Sizeof(pcommon.TraceID{}))
+
+// memoryOverhead estimates the bytes a trace holds beyond its chunks.
 func (t *trace) memoryOverhead() int {
-	return traceFixedBytes + t.tree.bytes() + 8*cap(t.edges) + (32+16)*cap(t.chunks)
+	return traceFixedBytes + t.tree.bytes() + 8*cap(t.edges) + chunkOverhead*cap(t.chunks)
 }
 
 func (t *trace) complete() bool { return t.tree.complete() }

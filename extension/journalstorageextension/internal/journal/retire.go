@@ -18,11 +18,15 @@ const copyFrame = 1 << 20
 // entries leave first, it is close to nothing).
 // A failure (a full disk) is logged and tried again a segment later.
 func (s *Store) retire() {
-	for len(s.segments) > 1 && s.size > s.live+s.live/2+s.opts.SegmentSize && s.size >= s.retryAt {
+	for len(s.segments) > 1 {
+		size, live := s.size(), s.live()
+		if size <= live+live/2+s.opts.SegmentSize || size < s.retryAt {
+			return
+		}
 		if err := s.retireOldest(); err != nil {
-			s.retryAt = s.size + s.opts.SegmentSize
+			s.retryAt = size + s.opts.SegmentSize
 			s.opts.Logger.Warn("Journal could not retire its oldest segment; it grows until the next try, a segment later",
-				zap.String("path", s.dir), zap.Int64("size", s.size), zap.Error(err))
+				zap.String("path", s.dir), zap.Int64("size", size), zap.Error(err))
 			return
 		}
 		s.retired++
@@ -49,7 +53,6 @@ func (s *Store) retireOldest() error {
 		return err
 	}
 	s.segments = s.segments[1:]
-	s.size -= old.size
 	if s.opts.Fsync {
 		syncDir(s.dir)
 	}
@@ -60,7 +63,7 @@ func (s *Store) retireOldest() error {
 // about copyFrame bytes.
 func (s *Store) copyLive(old *segment) error {
 	frame := append(s.frame[:0], make([]byte, headerSize)...)
-	var scratch []byte
+	var buf []byte
 	flush := func() error {
 		err := s.commit(frame)
 		frame = frame[:headerSize]
@@ -70,15 +73,12 @@ func (s *Store) copyLive(old *segment) error {
 		if e.seg != old {
 			continue
 		}
-		value := e.inline
-		if value == nil {
-			if cap(scratch) < e.n {
-				scratch = make([]byte, e.n)
-			}
-			value = scratch[:e.n]
-			if _, err := old.f.ReadAt(value, e.at); err != nil {
-				return err
-			}
+		value, err := e.value(buf)
+		if err != nil {
+			return err
+		}
+		if e.inline == nil {
+			buf = value
 		}
 		frame, _ = appendSet(frame, key, value)
 		if len(frame) >= copyFrame {
