@@ -58,8 +58,8 @@ type bufferedChunk struct {
 
 // chunkOverhead is what a buffered chunk costs besides its bytes: its
 // bufferedChunk (slice header and resource pointer) and at most one
-// due-index entry (a trace id).
-const chunkOverhead = int(unsafe.Sizeof(bufferedChunk{})) + int(unsafe.Sizeof(pcommon.TraceID{}))
+// due-index entry.
+const chunkOverhead = int(unsafe.Sizeof(bufferedChunk{})) + int(unsafe.Sizeof(dueEntry{}))
 
 // memoryOverhead estimates the bytes a trace holds beyond its chunks.
 func (t *trace) memoryOverhead() int {
