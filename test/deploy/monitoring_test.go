@@ -33,14 +33,22 @@ const (
 	dashboardFile  = "deploy/grafana/otelcol-mesh-dashboard.json"
 	rulesFile      = "deploy/prometheus/prometheusrule.yaml"
 	monitoringDir  = "deploy/prometheus"
-	meshMetadata   = "processor/meshprocessor/metadata.yaml"
 	metricsPort    = "metrics"
 	datasourceUID  = "${datasource}"
 	totalSuffixOpt = "(_total)?"
 )
 
-// The collector's own metrics the dashboard must show, besides every
-// otelcol_processor_mesh_* metric of the mesh processor's metadata.yaml.
+// The metadata.yaml of the distribution's own components: the dashboard
+// must show every metric they declare.
+var componentMetadata = []string{
+	"processor/meshprocessor/metadata.yaml",
+	"receiver/opencensusreceiver/metadata.yaml",
+	"extension/decodeguardextension/metadata.yaml",
+	"extension/journalstorageextension/metadata.yaml",
+}
+
+// The collector's own metrics the dashboard must show, besides those of
+// componentMetadata.
 // Counters are written without _total by the collector's Prometheus
 // exporter at v0.161.0 and with it by Prometheus' OTLP ingestion.
 var (
@@ -69,51 +77,56 @@ type metricKinds struct {
 	counters, gauges, histograms map[string]bool // histograms: base names
 }
 
-// meshMetrics reads the mesh processor's telemetry metrics from its metadata.yaml.
-func meshMetrics(t *testing.T) metricKinds {
+// componentMetrics reads the telemetry metrics of the distribution's own
+// components from their metadata.yaml.
+func componentMetrics(t *testing.T) metricKinds {
 	t.Helper()
-	var md struct {
-		Telemetry struct {
-			Metrics map[string]struct {
-				Sum *struct {
-					Monotonic bool `json:"monotonic"`
-				} `json:"sum"`
-				Gauge     any `json:"gauge"`
-				Histogram any `json:"histogram"`
-			} `json:"metrics"`
-		} `json:"telemetry"`
-	}
-	if err := yaml.Unmarshal(readRepoFile(t, meshMetadata), &md); err != nil {
-		t.Fatalf("%s: %v", meshMetadata, err)
-	}
 	k := metricKinds{counters: map[string]bool{}, gauges: map[string]bool{}, histograms: map[string]bool{}}
-	for name, m := range md.Telemetry.Metrics {
-		full := "otelcol_" + name
-		switch {
-		case m.Histogram != nil:
-			k.histograms[full] = true
-		case m.Sum != nil && m.Sum.Monotonic:
-			k.counters[full] = true
-		default:
-			k.gauges[full] = true
+	for _, file := range componentMetadata {
+		var md struct {
+			Telemetry struct {
+				Metrics map[string]struct {
+					Sum *struct {
+						Monotonic bool `json:"monotonic"`
+					} `json:"sum"`
+					Gauge     any `json:"gauge"`
+					Histogram any `json:"histogram"`
+				} `json:"metrics"`
+			} `json:"telemetry"`
 		}
-	}
-	if len(k.counters) == 0 || len(k.gauges) == 0 || len(k.histograms) == 0 {
-		t.Fatalf("%s: counters %v, gauges %v, histograms %v: the metadata format changed", meshMetadata, k.counters, k.gauges, k.histograms)
+		if err := yaml.Unmarshal(readRepoFile(t, file), &md); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if len(md.Telemetry.Metrics) == 0 {
+			t.Fatalf("%s declares no telemetry metrics: the metadata format changed", file)
+		}
+		for name, m := range md.Telemetry.Metrics {
+			full := "otelcol_" + name
+			switch {
+			case m.Histogram != nil:
+				k.histograms[full] = true
+			case m.Sum != nil && m.Sum.Monotonic:
+				k.counters[full] = true
+			case m.Gauge != nil || m.Sum != nil:
+				k.gauges[full] = true
+			default:
+				t.Fatalf("%s: metric %s is neither sum, gauge nor histogram: the metadata format changed", file, name)
+			}
+		}
 	}
 	return k
 }
 
-func allKinds(t *testing.T) (all, mesh metricKinds) {
-	mesh = meshMetrics(t)
+func allKinds(t *testing.T) (all, own metricKinds) {
+	own = componentMetrics(t)
 	all = metricKinds{counters: map[string]bool{}, gauges: map[string]bool{}, histograms: map[string]bool{}}
-	for n := range mesh.counters {
+	for n := range own.counters {
 		all.counters[n] = true
 	}
-	for n := range mesh.gauges {
+	for n := range own.gauges {
 		all.gauges[n] = true
 	}
-	for n := range mesh.histograms {
+	for n := range own.histograms {
 		all.histograms[n] = true
 	}
 	for _, n := range append(slices.Clone(coreCounters), otherCounters...) {
@@ -122,7 +135,7 @@ func allKinds(t *testing.T) (all, mesh metricKinds) {
 	for _, n := range coreGauges {
 		all.gauges[n] = true
 	}
-	return all, mesh
+	return all, own
 }
 
 // grafanaVars replaces Grafana's interval variables, which PromQL does not
@@ -329,7 +342,7 @@ func TestGrafanaDashboard(t *testing.T) {
 		t.Errorf("uid %v, title %v", fmtPtr(d.Uid), fmtPtr(d.Title))
 	}
 
-	all, mesh := allKinds(t)
+	all, own := allKinds(t)
 	if len(panels) < 20 || rows < 4 {
 		t.Fatalf("%d panels in %d rows", len(panels), rows)
 	}
@@ -395,7 +408,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 
 	want := append(slices.Clone(coreCounters), coreGauges...)
-	for _, k := range []map[string]bool{mesh.counters, mesh.gauges, mesh.histograms} {
+	for _, k := range []map[string]bool{own.counters, own.gauges, own.histograms} {
 		for n := range k {
 			want = append(want, n)
 		}
@@ -456,12 +469,14 @@ func TestPrometheusRules(t *testing.T) {
 
 	// The situations the operators must hear about, each by some alert.
 	for situation, metrics := range map[string][]string{
-		"refused spans":                 {"otelcol_receiver_refused_spans"},
-		"export failures":               {"otelcol_exporter_send_failed_spans", "otelcol_exporter_sent_spans"},
-		"a sending queue near capacity": {"otelcol_exporter_queue_size", "otelcol_exporter_queue_capacity"},
-		"stress relief on":              {"otelcol_processor_mesh_sampling_stress_relief"},
-		"bursts of malformed input":     {"otelcol_processor_mesh_malformed_inputs"},
-		"kept spans lost":               {"otelcol_processor_mesh_sampling_refused_spans"},
+		"refused spans":                    {"otelcol_receiver_refused_spans"},
+		"export failures":                  {"otelcol_exporter_send_failed_spans", "otelcol_exporter_sent_spans"},
+		"a sending queue near capacity":    {"otelcol_exporter_queue_size", "otelcol_exporter_queue_capacity"},
+		"stress relief on":                 {"otelcol_processor_mesh_sampling_stress_relief"},
+		"bursts of malformed input":        {"otelcol_processor_mesh_malformed_inputs"},
+		"kept spans lost":                  {"otelcol_processor_mesh_sampling_refused_spans"},
+		"requests refused by decode_guard": {"otelcol_decode_guard_refused_requests"},
+		"malformed OpenCensus messages":    {"otelcol_receiver_opencensus_malformed_messages"},
 	} {
 		found := false
 		for _, s := range byAlert {

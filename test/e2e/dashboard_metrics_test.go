@@ -9,8 +9,15 @@ import (
 	"testing"
 	"time"
 
+	agenttracepb "github.com/census-instrumentation/opencensus-proto/gen-go/agent/trace/v1"
+	tracepb "github.com/census-instrumentation/opencensus-proto/gen-go/trace/v1"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"gopkg.in/yaml.v3"
 
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
@@ -197,6 +204,25 @@ func TestDashboardMetricsExist(t *testing.T) {
 		return m["otelcol_processor_mesh_sampling_late_spans"] > 0 && m["otelcol_exporter_sent_spans"] > 0
 	}, 15*time.Second, 200*time.Millisecond, "late spans counted and spans exported")
 
+	// Hostile input on A: an OTLP request nesting deeper than decode_guard
+	// allows, and an OpenCensus message whose trace id is 3 bytes long.
+	conn, err := grpc.NewClient(a.ports.OTLPGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = ptraceotlp.NewGRPCClient(conn).Export(t.Context(), ptraceotlp.NewExportRequestFromTraces(nested(100)))
+	require.ErrorContains(t, err, "nests deeper than 64 levels")
+	oc, err := grpc.NewClient(a.ports.OpenCensus, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer oc.Close()
+	stream, err := agenttracepb.NewTraceServiceClient(oc).Export(t.Context())
+	require.NoError(t, err)
+	require.NoError(t, stream.Send(&agenttracepb.ExportTraceServiceRequest{
+		Node:  linkerdNode(),
+		Spans: []*tracepb.Span{{TraceId: []byte{1, 2, 3}, SpanId: []byte{1, 2, 3, 4, 5, 6, 7, 8}, Name: &tracepb.TruncatableString{Value: "/evil"}}},
+	}))
+	_, err = stream.Recv()
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+
 	// B: the backend is down (a free port nobody listens on), retries give
 	// up after 500ms (otelcol_exporter_send_failed_spans counts a request
 	// when they do) and the sending queue holds 1 MiB: failed sends, then a
@@ -265,6 +291,9 @@ func TestDashboardMetricsExist(t *testing.T) {
 	require.Positive(t, m["otelcol_processor_mesh_malformed_inputs|input=\"http.status_code\""], "malformed status codes counted")
 	require.Positive(t, m["otelcol_processor_mesh_canary_spans"])
 	require.Positive(t, m["otelcol_processor_mesh_spans|mesh_name=\"istio\""])
+	require.Equal(t, 1.0, m[`otelcol_decode_guard_refused_requests|transport="grpc"`], "the nested request counted")
+	require.Equal(t, 1.0, m[`otelcol_receiver_opencensus_malformed_messages|reason="invalid"`], "the malformed OpenCensus message counted")
+	require.Positive(t, m["otelcol_journal_storage_bytes"], "the queue's journal on disk")
 	_, stress := m["otelcol_processor_mesh_sampling_stress_relief"]
 	require.True(t, stress, "stress relief gauge exposed")
 	t.Logf("%d metric names used by the dashboard and alerts, all exposed; stress relief gauge %v", len(used), m["otelcol_processor_mesh_sampling_stress_relief"])
