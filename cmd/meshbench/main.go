@@ -41,7 +41,7 @@ func main() {
 	senders := flag.Int("senders", 4, "concurrent exports with -ceiling")
 	collectorCPUs := flag.String("collector-cpus", "", "pin the collector to these CPUs (taskset -c), e.g. 1")
 	profileDir := flag.String("profile", "", "write each pipeline's CPU profile (whole run) and heap profile (at the end of the load) to this directory, as <pipeline>.cpu.pprof and <pipeline>.heap.pprof (the last round's); the profiler's own cost is then in the measured CPU")
-	rounds := flag.Int("rounds", 1, "run the pipelines in turn this many times and report, for each, the round with the median CPU per span (with -ceiling: accepted spans/s) and the median peak RSS; host noise moves single runs by about 10 %")
+	rounds := flag.Int("rounds", 1, "run the pipelines in turn this many times and report, for each, the round with the median CPU per span (with -ceiling: accepted spans/s) and the median peak RSS, and as CPU ratios the medians of the rounds' ratios; host noise moves single runs by about 10 %")
 	flag.Parse()
 	// The decision latency target is the gateway's settle_time + 100 ms.
 	settle, err := settleTime(filepath.Join(*configs, "gateway.yaml"))
@@ -85,7 +85,9 @@ func main() {
 	}
 	var results []*result
 	for _, p := range pipelines {
-		results = append(results, median(byRound[p.Name], *ceilingMode))
+		r := median(byRound[p.Name], *ceilingMode)
+		r.rounds = byRound[p.Name]
+		results = append(results, r)
 	}
 	if *rounds > 1 {
 		fmt.Printf("\neach pipeline: the median of %d rounds (pipelines run in turn, round after round)\n", *rounds)
@@ -137,6 +139,7 @@ type result struct {
 	kept        map[pcommon.TraceID]int
 	interesting map[pcommon.TraceID]int // error/failure/slow/canary trace → span count
 	refused     int                     // spans in exports the collector refused (-ceiling)
+	rounds      []*result               // every round of the pipeline, in order (the median round's result only)
 }
 
 func run(binary, configs, cpus, profileDir string, p meshbench.Pipeline, load func(string, *result) (map[pcommon.TraceID]time.Time, error), duration time.Duration) (*result, error) {

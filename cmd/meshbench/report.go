@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -32,7 +33,31 @@ func (r *result) exportedShare() float64 {
 	return 100 * float64(r.exported) / float64(r.sentSpans)
 }
 
-func cpuRatio(a, b *result) float64 { return a.cpuPerSpan() / b.cpuPerSpan() }
+// cpuRatio is a's CPU per span over b's. Over several rounds it is the
+// median of the rounds' ratios: the pipelines of a round run one after the
+// other, so a host that is slower in one round than in another (it moves by
+// 10 % and more) slows both sides of that round's ratio.
+func cpuRatio(a, b *result) float64 {
+	ratios := roundRatios(a, b)
+	if len(ratios) == 0 {
+		return a.cpuPerSpan() / b.cpuPerSpan()
+	}
+	slices.Sort(ratios)
+	return ratios[len(ratios)/2]
+}
+
+// roundRatios is a's CPU per span over b's in each round both ran.
+func roundRatios(a, b *result) []float64 {
+	if len(a.rounds) < 2 || len(a.rounds) != len(b.rounds) {
+		return nil
+	}
+	ratios := make([]float64, len(a.rounds))
+	for i := range a.rounds {
+		ratios[i] = a.rounds[i].cpuPerSpan() / b.rounds[i].cpuPerSpan()
+	}
+	return ratios
+}
+
 func rssRatio(a, b *result) float64 { return float64(a.peakRSS) / float64(b.peakRSS) }
 
 // target is one goal of issue 11 and what this run measured.
@@ -68,6 +93,18 @@ func report(w io.Writer, rs []*result, rate float64, d, settle time.Duration) {
 	fmt.Fprintf(w, "\n%-20s %24s %24s %19s %15s\n", "pipeline", "CPU/span × pass-through", "peak RSS × pass-through", "peak RSS × contrib", "spans exported")
 	for _, r := range rs {
 		fmt.Fprintf(w, "%-20s %24s %24s %19s %13.1f %%\n", r.name, ratio(r, pt, cpuRatio), ratio(r, pt, rssRatio), ratio(r, c, rssRatio), r.exportedShare())
+	}
+	if pt != nil && len(pt.rounds) > 1 {
+		fmt.Fprintln(w, "\nCPU/span × pass-through in each round (the ratios above are their medians):")
+		for _, r := range rs {
+			if ratios := roundRatios(r, pt); r != pt && ratios != nil {
+				fmt.Fprintf(w, "  %-18s", r.name)
+				for _, v := range ratios {
+					fmt.Fprintf(w, " %5.2f", v)
+				}
+				fmt.Fprintln(w)
+			}
+		}
 	}
 
 	var ts []target
