@@ -8,9 +8,9 @@ import (
 
 // Config configures the journal storage.
 type Config struct {
-	// Directory holds one journal file per client (with a .lock file
-	// beside it). It must not be shared by two processes: a second process
-	// is refused the journals the first one has open.
+	// Directory holds one journal per client: a directory of segment files
+	// and a lock file. It must not be shared by two processes: a second
+	// process is refused the journals the first one has open.
 	Directory string `mapstructure:"directory"`
 	// CreateDirectory creates Directory (and its parents) when a client
 	// is first opened. Without it, Directory must exist at startup.

@@ -33,14 +33,13 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 var errCorrupt = errors.New("corrupt frame")
 
-// appendSet appends a set operation to a frame and returns the frame and
-// where in it the value starts.
-func appendSet(frame []byte, key string, value []byte) ([]byte, int) {
+// appendSet appends a set operation to a frame.
+func appendSet(frame []byte, key string, value []byte) []byte {
 	frame = append(frame, opSet)
 	frame = binary.AppendUvarint(frame, uint64(len(key)))
 	frame = append(frame, key...)
 	frame = binary.AppendUvarint(frame, uint64(len(value)))
-	return append(frame, value...), len(frame)
+	return append(frame, value...)
 }
 
 func appendDelete(frame []byte, key string) []byte {

@@ -71,7 +71,6 @@ type Store struct {
 	segments []*segment // oldest first; the last one is appended to
 	index    map[string]entry
 	frame    []byte // reused to build frames
-	retired  int    // segments retired since opening
 	retryAt  int64  // after a failed retirement, the size from which to try again
 }
 
@@ -277,7 +276,7 @@ func (s *Store) Batch(ctx context.Context, ops ...*storage.Operation) error {
 			}
 			op.Value = v
 		case storage.Set:
-			frame, _ = appendSet(frame, op.Key, op.Value)
+			frame = appendSet(frame, op.Key, op.Value)
 		case storage.Delete:
 			frame = appendDelete(frame, op.Key)
 		default:

@@ -29,7 +29,6 @@ func (s *Store) retire() {
 				zap.String("path", s.dir), zap.Int64("size", size), zap.Error(err))
 			return
 		}
-		s.retired++
 	}
 }
 
@@ -80,7 +79,7 @@ func (s *Store) copyLive(old *segment) error {
 		if e.inline == nil {
 			buf = value
 		}
-		frame, _ = appendSet(frame, key, value)
+		frame = appendSet(frame, key, value)
 		if len(frame) >= copyFrame {
 			if err := flush(); err != nil {
 				return err
