@@ -90,7 +90,7 @@ bench:
 	$(GO) test -run XXX -bench . -benchmem -count 3 ./processor/meshprocessor/internal/normalize/
 	$(GO) test -run XXX -bench LargeTrace -benchmem -benchtime 5x ./processor/meshprocessor/internal/sampling/
 	$(GO) test -run XXX -bench Tick -benchtime 200x ./processor/meshprocessor/internal/sampling/
-	$(GO) test -run XXX -bench Materialize -benchmem ./extension/decodeguardextension/
+	$(GO) test -run XXX -bench 'Materialize|ProtoDepth' -benchmem ./extension/decodeguardextension/
 
 # The same meshgen load through pass-through, contrib transform+tail_sampling
 # and the shipped configs/gateway.yaml and configs/sidecar.yaml of the built

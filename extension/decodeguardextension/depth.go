@@ -6,7 +6,7 @@ import "encoding/binary"
 // more than maxDepth levels deep. Without a schema, a length-delimited field
 // counts as a message when its bytes parse as one: a string that happens to
 // parse can only make the count larger. The scan recurses at most maxDepth
-// levels and visits each byte of a well-formed message once.
+// levels and visits each byte of a well-formed message at most once.
 func protoTooDeep(b []byte, maxDepth int) bool {
 	_, deep := scanMessage(b, maxDepth)
 	return deep
@@ -45,16 +45,18 @@ func scanMessage(b []byte, left int) (ok, deep bool) {
 			}
 			sub := b[n : n+int(l)]
 			b = b[n+int(l):]
-			if len(sub) == 0 {
+			// Nesting left more levels takes at least 2*left+2 bytes: the
+			// innermost message holds a field of two bytes, and each level
+			// around it adds a tag and a length. Shorter fields (almost every
+			// string and attribute) cannot be too deep, and are not read. At
+			// left < 0 only the well-formedness of b is asked.
+			if left < 0 || len(sub) < 2*left+2 {
 				continue
 			}
 			if left == 0 {
 				if subOK, _ := scanMessage(sub, -1); subOK {
 					return true, true // a message one level too deep
 				}
-				continue
-			}
-			if left < 0 { // only checking well-formedness
 				continue
 			}
 			if subOK, subDeep := scanMessage(sub, left-1); subOK && subDeep {

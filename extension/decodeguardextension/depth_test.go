@@ -1,6 +1,7 @@
 package decodeguardextension
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -9,6 +10,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
 )
 
 // request returns an OTLP trace request with one span whose attribute
@@ -94,4 +97,111 @@ func FuzzProtoDepth(f *testing.F) {
 			t.Fatal("fine at 16 but too deep at 32")
 		}
 	})
+}
+
+// scanUnpruned is scanMessage before it skipped fields too short to nest
+// deeper than the limit: it tries every length-delimited field as a
+// message. protoTooDeep must answer as it does.
+func scanUnpruned(b []byte, left int) (ok, deep bool) {
+	for len(b) > 0 {
+		tag, n := binary.Uvarint(b)
+		if n <= 0 || tag>>3 == 0 {
+			return false, false
+		}
+		b = b[n:]
+		switch tag & 7 {
+		case 0:
+			if _, n = binary.Uvarint(b); n <= 0 {
+				return false, false
+			}
+			b = b[n:]
+		case 1:
+			if len(b) < 8 {
+				return false, false
+			}
+			b = b[8:]
+		case 5:
+			if len(b) < 4 {
+				return false, false
+			}
+			b = b[4:]
+		case 2:
+			l, n := binary.Uvarint(b)
+			if n <= 0 || l > uint64(len(b)-n) {
+				return false, false
+			}
+			sub := b[n : n+int(l)]
+			b = b[n+int(l):]
+			switch {
+			case len(sub) == 0, left < 0:
+			case left == 0:
+				if subOK, _ := scanUnpruned(sub, -1); subOK {
+					return true, true
+				}
+			default:
+				if subOK, subDeep := scanUnpruned(sub, left-1); subOK && subDeep {
+					return true, true
+				}
+			}
+		default:
+			return false, false
+		}
+	}
+	return true, false
+}
+
+// Inputs at every size around the bound: chains of n nested two-byte
+// messages, the shortest that nest n deep, answer as the unpruned scan does
+// at every limit.
+func TestProtoDepthPruningAtTheBound(t *testing.T) {
+	for n := 0; n < 40; n++ {
+		b := []byte{0x08, 0x00} // the shortest non-empty message
+		for range n {
+			b = append([]byte{0x0a, byte(len(b))}, b...)
+		}
+		for limit := 0; limit < 45; limit++ {
+			_, want := scanUnpruned(b, limit)
+			require.Equal(t, want, protoTooDeep(b, limit), "%d levels, limit %d", n, limit)
+		}
+	}
+}
+
+func FuzzProtoDepthAsUnpruned(f *testing.F) {
+	for _, levels := range []int{0, 3, 6, 25} {
+		b, _ := request(levels).MarshalProto()
+		f.Add(b, uint8(16))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, limit uint8) {
+		_, want := scanUnpruned(b, int(limit%70))
+		if got := protoTooDeep(b, int(limit%70)); got != want {
+			t.Fatalf("limit %d: pruned scan says %v, unpruned %v", limit%70, got, want)
+		}
+	})
+}
+
+// BenchmarkProtoDepth scans the OTLP requests a bookinfo Istio mesh sends
+// (one proxy's spans of 50 traces per request), with max_depth 64:
+//
+//	go test -run XXX -bench ProtoDepth -benchmem ./extension/decodeguardextension/
+func BenchmarkProtoDepth(b *testing.B) {
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.05, FlagRate: 0.05, Seed: 7, StablePods: true})
+	batches := meshgen.NewProxyBatches(50)
+	var reqs [][]byte
+	spans := 0
+	for len(reqs) < 20 {
+		for _, e := range batches.Add(g.Next()) {
+			raw, err := ptraceotlp.NewExportRequestFromTraces(e.Traces).MarshalProto()
+			require.NoError(b, err)
+			reqs = append(reqs, raw)
+			spans += e.Traces.SpanCount()
+		}
+	}
+	for b.Loop() {
+		for _, r := range reqs {
+			if protoTooDeep(r, 64) {
+				b.Fatal("a proxy's request is not too deep")
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
 }
