@@ -1,72 +1,93 @@
 package decodeguardextension // import "github.com/otelcol-mesh/otelcol-mesh/extension/decodeguardextension"
 
-import "encoding/binary"
-
-// protoTooDeep reports whether b, read as a protobuf message, nests messages
-// more than maxDepth levels deep. Without a schema, a length-delimited field
-// counts as a message when its bytes parse as one: a string that happens to
-// parse can only make the count larger. The scan recurses at most maxDepth
-// levels and visits each byte of a well-formed message at most once.
+// protoTooDeep reports whether b, read as a protobuf message, could make
+// the collector's decoder nest messages more than maxDepth levels deep.
+//
+// Without a schema, any length-delimited field may be a message. The scan
+// follows the decoder (pdata's generated code): it reads fields in order and
+// stops where the decoder would stop with an error, and it goes on wherever
+// the decoder goes on (groups, which the decoder skips as unknown fields;
+// varints as long as the decoder reads them). A field nested maxDepth+1
+// levels deep counts as a message when it starts with a valid tag: the
+// decoder enters it, whatever follows, and it is all a too deep message needs
+// to go on nesting. A string that happens to look like a message can only
+// make the answer "too deep"; the decoder never nests deeper than maxDepth+1
+// levels in what the scan lets through.
+//
+// The scan recurses at most maxDepth levels and visits each byte at most
+// once.
 func protoTooDeep(b []byte, maxDepth int) bool {
-	_, deep := scanMessage(b, maxDepth)
-	return deep
+	return scanDeep(b, maxDepth)
 }
 
-// scanMessage parses b as a message whose fields may hold messages nested
-// left more levels; it reports whether b is a well-formed message and
-// whether something in it nests deeper.
-func scanMessage(b []byte, left int) (ok, deep bool) {
+// scanDeep reports whether the message b holds a length-delimited field
+// nested more than left levels below it that starts with a valid tag.
+func scanDeep(b []byte, left int) bool {
 	for len(b) > 0 {
-		tag, n := binary.Uvarint(b)
-		if n <= 0 || tag>>3 == 0 {
-			return false, false
+		tag, n := varint(b)
+		if n == 0 || tag>>3 == 0 {
+			return false // the decoder stops here too
 		}
 		b = b[n:]
 		switch tag & 7 {
 		case 0: // varint
-			if _, n = binary.Uvarint(b); n <= 0 {
-				return false, false
+			if _, n = varint(b); n == 0 {
+				return false
 			}
 			b = b[n:]
 		case 1: // fixed64
 			if len(b) < 8 {
-				return false, false
+				return false
 			}
 			b = b[8:]
 		case 5: // fixed32
 			if len(b) < 4 {
-				return false, false
+				return false
 			}
 			b = b[4:]
+		case 3, 4: // group start and end: skipped as unknown fields, tag by tag
 		case 2: // bytes, string or message
-			l, n := binary.Uvarint(b)
-			if n <= 0 || l > uint64(len(b)-n) {
-				return false, false
+			l, n := varint(b)
+			if n == 0 || l > uint64(len(b)-n) {
+				return false
 			}
 			sub := b[n : n+int(l)]
 			b = b[n+int(l):]
-			// Nesting left more levels takes at least 2*left+2 bytes: the
-			// innermost message holds a field of two bytes, and each level
-			// around it adds a tag and a length. Shorter fields (almost every
-			// string and attribute) cannot be too deep, and are not read. At
-			// left < 0 only the well-formedness of b is asked.
-			if left < 0 || len(sub) < 2*left+2 {
+			// Nesting left more levels takes at least 2*left+1 bytes: a
+			// tag at the bottom, and a tag and a length for each level
+			// around it. Shorter fields (almost every string and
+			// attribute) cannot be too deep and are not read.
+			if len(sub) < 2*left+1 {
 				continue
 			}
 			if left == 0 {
-				if subOK, _ := scanMessage(sub, -1); subOK {
-					return true, true // a message one level too deep
+				if t, n := varint(sub); n > 0 && t>>3 != 0 && t&7 <= 5 {
+					return true // a message one level too deep
 				}
 				continue
 			}
-			if subOK, subDeep := scanMessage(sub, left-1); subOK && subDeep {
-				return true, true
+			if scanDeep(sub, left-1) {
+				return true
 			}
-		default: // groups (deprecated) and invalid wire types
-			return false, false
+		default: // wire types 6 and 7: the decoder stops
+			return false
 		}
 	}
-	return true, false
+	return false
+}
+
+// varint reads a varint as the decoder does (up to ten bytes, the bits past
+// 64 dropped) and returns it with its length, or a length of 0 when b ends
+// first or the varint runs past ten bytes.
+func varint(b []byte) (uint64, int) {
+	var x uint64
+	for i := 0; i < 10 && i < len(b); i++ {
+		x |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i] < 0x80 {
+			return x, i + 1
+		}
+	}
+	return 0, 0
 }
 
 // jsonTooDeep reports whether JSON text nests objects and arrays more than
@@ -90,7 +111,9 @@ func jsonTooDeep(b []byte, maxDepth int) bool {
 			if depth++; depth > maxDepth {
 				return true
 			}
-		case c == '}' || c == ']':
+		case (c == '}' || c == ']') && depth > 0:
+			// Not below zero: stray closing brackets must not lend depth to
+			// the opening ones after them.
 			depth--
 		}
 	}

@@ -59,6 +59,7 @@ func TestJSONDepth(t *testing.T) {
 	}
 	assert.False(t, jsonTooDeep([]byte(`{"a":"[[[[[[[[\"{{{{"}`), 2), "brackets in strings do not count")
 	assert.True(t, jsonTooDeep([]byte(strings.Repeat("[", 3)), 2))
+	assert.True(t, jsonTooDeep([]byte(strings.Repeat("]", 100)+strings.Repeat("[", 3)), 2), "stray closing brackets lend no depth")
 }
 
 // Not messages: nothing is too deep, and nothing panics.
@@ -99,69 +100,65 @@ func FuzzProtoDepth(f *testing.F) {
 	})
 }
 
-// scanUnpruned is scanMessage before it skipped fields too short to nest
-// deeper than the limit: it tries every length-delimited field as a
-// message. protoTooDeep must answer as it does.
-func scanUnpruned(b []byte, left int) (ok, deep bool) {
+// scanUnpruned is scanDeep without skipping the fields too short to nest
+// past the limit: protoTooDeep must answer as it does.
+func scanUnpruned(b []byte, left int) bool {
 	for len(b) > 0 {
-		tag, n := binary.Uvarint(b)
-		if n <= 0 || tag>>3 == 0 {
-			return false, false
+		tag, n := varint(b)
+		if n == 0 || tag>>3 == 0 {
+			return false
 		}
 		b = b[n:]
 		switch tag & 7 {
 		case 0:
-			if _, n = binary.Uvarint(b); n <= 0 {
-				return false, false
+			if _, n = varint(b); n == 0 {
+				return false
 			}
 			b = b[n:]
 		case 1:
 			if len(b) < 8 {
-				return false, false
+				return false
 			}
 			b = b[8:]
 		case 5:
 			if len(b) < 4 {
-				return false, false
+				return false
 			}
 			b = b[4:]
+		case 3, 4:
 		case 2:
-			l, n := binary.Uvarint(b)
-			if n <= 0 || l > uint64(len(b)-n) {
-				return false, false
+			l, n := varint(b)
+			if n == 0 || l > uint64(len(b)-n) {
+				return false
 			}
 			sub := b[n : n+int(l)]
 			b = b[n+int(l):]
 			switch {
-			case len(sub) == 0, left < 0:
 			case left == 0:
-				if subOK, _ := scanUnpruned(sub, -1); subOK {
-					return true, true
+				if t, n := varint(sub); n > 0 && t>>3 != 0 && t&7 <= 5 {
+					return true
 				}
-			default:
-				if subOK, subDeep := scanUnpruned(sub, left-1); subOK && subDeep {
-					return true, true
-				}
+			case scanUnpruned(sub, left-1):
+				return true
 			}
 		default:
-			return false, false
+			return false
 		}
 	}
-	return true, false
+	return false
 }
 
-// Inputs at every size around the bound: chains of n nested two-byte
-// messages, the shortest that nest n deep, answer as the unpruned scan does
-// at every limit.
+// Inputs at every size around the bound: chains of n nested fields around
+// a one-byte tag, the shortest that nest n deep, answer as the unpruned
+// scan does at every limit.
 func TestProtoDepthPruningAtTheBound(t *testing.T) {
 	for n := 0; n < 40; n++ {
-		b := []byte{0x08, 0x00} // the shortest non-empty message
+		b := []byte{0x08} // a tag alone: the shortest start of a message
 		for range n {
 			b = append([]byte{0x0a, byte(len(b))}, b...)
 		}
 		for limit := 0; limit < 45; limit++ {
-			_, want := scanUnpruned(b, limit)
-			require.Equal(t, want, protoTooDeep(b, limit), "%d levels, limit %d", n, limit)
+			require.Equal(t, scanUnpruned(b, limit), protoTooDeep(b, limit), "%d levels, limit %d", n, limit)
 		}
 	}
 }
@@ -172,9 +169,131 @@ func FuzzProtoDepthAsUnpruned(f *testing.F) {
 		f.Add(b, uint8(16))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, limit uint8) {
-		_, want := scanUnpruned(b, int(limit%70))
+		want := scanUnpruned(b, int(limit%70))
 		if got := protoTooDeep(b, int(limit%70)); got != want {
 			t.Fatalf("limit %d: pruned scan says %v, unpruned %v", limit%70, got, want)
+		}
+	})
+}
+
+// deepRequest is an OTLP trace request whose span attribute nests maps
+// levels deep.
+func deepRequest(t testing.TB, levels int) []byte {
+	b, err := request(levels).MarshalProto()
+	require.NoError(t, err)
+	return b
+}
+
+// chain is n length-delimited fields (field 1) nested in each other around
+// inner; the field at depth garbageAt (1 the outermost) ends with a byte
+// that no message can continue with.
+func chain(n, garbageAt int, inner []byte) []byte {
+	b := inner
+	for depth := n; depth >= 1; depth-- {
+		if depth == garbageAt {
+			b = append(b[:len(b):len(b)], 0xff) // a varint tag cut short
+		}
+		b = append(protowireLen(1, len(b)), b...)
+	}
+	return b
+}
+
+func protowireLen(field, n int) []byte {
+	return binary.AppendUvarint([]byte{byte(field<<3 | 2)}, uint64(n))
+}
+
+// Requests the decoder reads as deep, however the scan is led astray: each
+// of these got past the scan before it followed the decoder.
+func TestProtoDepthAsTheDecoderReadsIt(t *testing.T) {
+	deep := deepRequest(t, 300) // far past max_depth 64
+
+	// A group before the spans: the decoder skips it as an unknown field
+	// (15) and decodes the rest; the scan stopped at it.
+	grouped := append([]byte{15<<3 | 3, 15<<3 | 4}, deep...)
+	require.NoError(t, ptraceotlp.NewExportRequest().UnmarshalProto(grouped))
+	assert.True(t, protoTooDeep(grouped, 64), "a group before the spans")
+
+	// An unknown varint field of ten bytes whose last carries bits past 64:
+	// the decoder drops them and goes on; encoding/binary's Uvarint called
+	// it an overflow, and the scan stopped.
+	long := append([]byte{15 << 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, deep...)
+	require.NoError(t, ptraceotlp.NewExportRequest().UnmarshalProto(long))
+	assert.True(t, protoTooDeep(long, 64), "a ten-byte varint before the spans")
+
+	// 300 nested messages, the one at depth 17 ending with a stray byte:
+	// the decoder enters all 300 before it reaches that byte; the scan
+	// asked the 17th to be well-formed as a whole, and let it through
+	// (FuzzProtoDepth found it: too deep at 16, not at 8).
+	for _, at := range []int{1, 9, 16, 17, 18, 100} {
+		assert.True(t, protoTooDeep(chain(300, at, []byte{0x08, 0x01}), 16), "a stray byte at depth %d", at)
+	}
+	// Only where it stops the decoder before the depth does it count.
+	assert.False(t, protoTooDeep(append([]byte{0xff}, chain(300, 0, []byte{0x08, 0x01})...), 16), "a stray byte first")
+}
+
+// messageDepth is the depth of the deepest message the decoder built for
+// req (the request itself at 0; a span's attribute value at 5).
+func messageDepth(req ptraceotlp.ExportRequest) int {
+	var value func(v pcommon.Value, d int) int // d: the AnyValue's depth
+	value = func(v pcommon.Value, d int) int {
+		deepest := d
+		switch v.Type() {
+		case pcommon.ValueTypeMap: // KeyValueList, KeyValue, AnyValue
+			deepest = d + 1
+			for _, e := range v.Map().All() {
+				deepest = max(deepest, value(e, d+3))
+			}
+		case pcommon.ValueTypeSlice: // ArrayValue, AnyValue
+			deepest = d + 1
+			for _, e := range v.Slice().All() {
+				deepest = max(deepest, value(e, d+2))
+			}
+		}
+		return deepest
+	}
+	attrs := func(m pcommon.Map, d int) int { // d: the KeyValues' depth
+		deepest := 0
+		for _, v := range m.All() {
+			deepest = max(deepest, value(v, d+1))
+		}
+		return deepest
+	}
+	deepest := 0
+	for _, rs := range req.Traces().ResourceSpans().All() {
+		deepest = max(deepest, 1, attrs(rs.Resource().Attributes(), 3))
+		for _, ss := range rs.ScopeSpans().All() {
+			deepest = max(deepest, 2, attrs(ss.Scope().Attributes(), 4))
+			for _, sp := range ss.Spans().All() {
+				deepest = max(deepest, 3, attrs(sp.Attributes(), 4))
+				for _, ev := range sp.Events().All() {
+					deepest = max(deepest, 4, attrs(ev.Attributes(), 5))
+				}
+				for _, l := range sp.Links().All() {
+					deepest = max(deepest, 4, attrs(l.Attributes(), 5))
+				}
+			}
+		}
+	}
+	return deepest
+}
+
+// What the decoder decodes more than one level past the limit, the scan
+// calls too deep.
+func FuzzProtoDepthCoversTheDecoder(f *testing.F) {
+	for _, levels := range []int{0, 3, 4, 5, 25} {
+		b, _ := request(levels).MarshalProto()
+		f.Add(b)
+		f.Add(append([]byte{15<<3 | 3, 15<<3 | 4}, b...))
+		f.Add(append([]byte{15 << 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, b...))
+	}
+	const limit = 16
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req := ptraceotlp.NewExportRequest()
+		if req.UnmarshalProto(b) != nil {
+			return
+		}
+		if d := messageDepth(req); d > limit+1 && !protoTooDeep(b, limit) {
+			t.Fatalf("the decoder built a message %d deep; the scan let it through at %d", d, limit)
 		}
 	})
 }

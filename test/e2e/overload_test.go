@@ -77,22 +77,33 @@ func TestNestedAttributesRefused(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	resp, err := http.Post("http://"+c.ports.OTLPHTTP+"/v1/traces", "application/x-protobuf", bytes.NewReader(raw))
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	post := func(b []byte) (int, string) {
+		resp, err := http.Post("http://"+c.ports.OTLPHTTP+"/v1/traces", "application/x-protobuf", bytes.NewReader(b))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	status, body := post(raw)
+	// The same request behind fields the decoder skips and the guard once
+	// stopped at: an unknown group (over gRPC, the bytes sent as they are)
+	// and an unknown ten-byte varint (over HTTP).
+	grouped := append([]byte{15<<3 | 3, 15<<3 | 4}, raw...)
+	groupedErr := conn.Invoke(t.Context(), "/opentelemetry.proto.collector.trace.v1.TraceService/Export", grouped, new([]byte), grpc.ForceCodec(rawCodec{}))
+	longStatus, longBody := post(append([]byte{15 << 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, raw...))
 	peak := procStatusKiB(t, pid, "VmHWM")
-	t.Logf("peak RSS %d MiB before, %d MiB after %d MiB of nested requests", before>>10, peak>>10, 11*len(raw)>>20)
+	t.Logf("peak RSS %d MiB before, %d MiB after %d MiB of nested requests", before>>10, peak>>10, 13*len(raw)>>20)
 
-	for _, err := range errs {
+	for _, err := range append(errs, groupedErr) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "nests deeper than 64 levels")
 	}
-	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	assert.Contains(t, string(body), "nests deeper than 64 levels")
+	assert.Equal(t, []int{http.StatusBadRequest, http.StatusBadRequest}, []int{status, longStatus})
+	assert.Contains(t, body, "nests deeper than 64 levels")
+	assert.Contains(t, longBody, "nests deeper than 64 levels")
 	assert.Less(t, peak-before, int64(256<<10), "the requests cost less than 256 MiB (decoded: about 1.5 GiB)")
 	m := scrapeMetrics(t, c.ports.Metrics)
-	assert.Equal(t, 11.0, m["otelcol_decode_guard_refused_requests"], "every refusal counted")
+	assert.Equal(t, 13.0, m["otelcol_decode_guard_refused_requests"], "every refusal counted")
 
 	// Ordinary traffic still passes, nested attributes within the limit included.
 	ok := nested(10)
