@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
-	"strings"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/extensionmiddleware"
@@ -88,8 +88,10 @@ func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
 func (g *guard) GetHTTPHandler(context.Context) (extensionmiddleware.WrapHTTPHandlerFunc, error) {
 	return func(_ context.Context, next http.Handler) (http.Handler, error) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ct := r.Header.Get("Content-Type")
-			isProto, isJSON := strings.HasPrefix(ct, "application/x-protobuf"), strings.HasPrefix(ct, "application/json")
+			// The media type as the OTLP receiver reads it: any case, with
+			// parameters and spaces.
+			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			isProto, isJSON := mt == "application/x-protobuf", mt == "application/json"
 			if r.Body == nil || !(isProto || isJSON) {
 				next.ServeHTTP(w, r)
 				return

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -82,9 +83,15 @@ func TestHTTPHandler(t *testing.T) {
 		{"application/x-protobuf", 30, http.StatusBadRequest},
 		{"application/json", 3, http.StatusOK},
 		{"application/json", 30, http.StatusBadRequest},
+		// Media types as the receiver reads them (mime.ParseMediaType):
+		// any case, parameters, spaces.
+		{"Application/X-Protobuf", 30, http.StatusBadRequest},
+		{"application/x-protobuf; charset=utf-8", 30, http.StatusBadRequest},
+		{"APPLICATION/JSON ; charset=utf-8", 30, http.StatusBadRequest},
+		{"application/x-protobufs", 30, http.StatusOK}, // the receiver refuses it (415)
 	} {
 		var body []byte
-		if tc.ct == "application/json" {
+		if strings.Contains(strings.ToLower(tc.ct), "json") {
 			body, err = request(tc.levels).MarshalJSON()
 		} else {
 			body, err = request(tc.levels).MarshalProto()
@@ -98,6 +105,6 @@ func TestHTTPHandler(t *testing.T) {
 		}
 	}
 	metadatatest.AssertEqualDecodeGuardRefusedRequests(t, tel, []metricdata.DataPoint[int64]{
-		{Attributes: attribute.NewSet(attribute.String("transport", "http")), Value: 2},
+		{Attributes: attribute.NewSet(attribute.String("transport", "http")), Value: 5},
 	}, metricdatatest.IgnoreTimestamp())
 }
