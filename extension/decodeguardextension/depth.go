@@ -47,12 +47,15 @@ func scanDeep(b []byte, left int) bool {
 			b = b[4:]
 		case 3, 4: // group start and end: skipped as unknown fields, tag by tag
 		case 2: // bytes, string or message
-			l, n := varint(b)
-			if n == 0 || l > uint64(len(b)-n) {
+			// The length as the decoder converts it (on 32-bit platforms,
+			// int keeps the low bits).
+			v, n := varint(b)
+			l := int(v)
+			if n == 0 || l < 0 || l > len(b)-n {
 				return false
 			}
-			sub := b[n : n+int(l)]
-			b = b[n+int(l):]
+			sub := b[n : n+l]
+			b = b[n+l:]
 			// Nesting left more levels takes at least 2*left+1 bytes: a
 			// tag at the bottom, and a tag and a length for each level
 			// around it. Shorter fields (almost every string and

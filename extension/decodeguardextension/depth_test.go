@@ -2,6 +2,7 @@ package decodeguardextension
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -127,12 +128,13 @@ func scanUnpruned(b []byte, left int) bool {
 			b = b[4:]
 		case 3, 4:
 		case 2:
-			l, n := varint(b)
-			if n == 0 || l > uint64(len(b)-n) {
+			v, n := varint(b)
+			l := int(v)
+			if n == 0 || l < 0 || l > len(b)-n {
 				return false
 			}
-			sub := b[n : n+int(l)]
-			b = b[n+int(l):]
+			sub := b[n : n+l]
+			b = b[n+l:]
 			switch {
 			case left == 0:
 				if t, n := varint(sub); n > 0 && t>>3 != 0 && t&7 <= 5 {
@@ -323,4 +325,28 @@ func BenchmarkProtoDepth(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
+}
+
+// desyncedJSON is an OTLP/JSON body, not valid JSON, whose span attribute
+// nests maps levels deep for pdata's JSON decoder while its brackets never
+// nest deeper than 5: a ']' stands where each ':' should be, and a '}'
+// after each '['. The decoder records the first error and reads on, taking
+// them for what it expected.
+func desyncedJSON(levels int) []byte {
+	b := []byte(`{"resourceSpans"][}{""scopeSpans"][}{""spans"][}{""attributes"][}`)
+	for range levels {
+		b = append(b, `{""key"]"k","value"]{""kvlistValue"]{""values"][}`...)
+	}
+	return b
+}
+
+// Why the guard refuses invalid JSON (see checkBody): pdata v1.67's JSON
+// decoder nests what the bracket count cannot see.
+func TestJSONDecoderReadsPastErrors(t *testing.T) {
+	b := desyncedJSON(2000)
+	assert.False(t, jsonTooDeep(b, 64), "the brackets never nest deep")
+	assert.False(t, json.Valid(b))
+	req := ptraceotlp.NewExportRequest()
+	require.Error(t, req.UnmarshalJSON(b), "the decoder fails, at the end")
+	assert.Greater(t, messageDepth(req), 3*2000, "after nesting the maps 2000 deep")
 }

@@ -3,6 +3,7 @@ package decodeguardextension // import "github.com/otelcol-mesh/otelcol-mesh/ext
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -101,14 +102,38 @@ func (g *guard) GetHTTPHandler(context.Context) (extensionmiddleware.WrapHTTPHan
 			// A read error (body too large) is the receiver's to report:
 			// it reads what was read, then the error.
 			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
-			if err == nil && ((isProto && protoTooDeep(body, g.maxDepth)) || (isJSON && jsonTooDeep(body, g.maxDepth))) {
-				g.tel.DecodeGuardRefusedRequests.Add(r.Context(), 1, viaHTTP)
-				http.Error(w, g.tooDeep().Error(), http.StatusBadRequest)
-				return
+			if err == nil {
+				if refusal := g.checkBody(body, isJSON); refusal != nil {
+					g.tel.DecodeGuardRefusedRequests.Add(r.Context(), 1, viaHTTP)
+					http.Error(w, refusal.Error(), http.StatusBadRequest)
+					return
+				}
 			}
 			next.ServeHTTP(w, r)
 		}), nil
 	}, nil
+}
+
+// checkBody returns why an OTLP/HTTP body is refused, or nil.
+func (g *guard) checkBody(body []byte, isJSON bool) error {
+	if !isJSON {
+		if protoTooDeep(body, g.maxDepth) {
+			return g.tooDeep()
+		}
+		return nil
+	}
+	// pdata's JSON decoder reads on past syntax errors (jsoniter records
+	// them, and the generated loops look only at the end) and then takes
+	// closing brackets for colons: what it nests is no longer what the
+	// brackets say. Only valid JSON is counted; the receiver refuses
+	// invalid JSON too, but after decoding it.
+	if !json.Valid(body) {
+		return errors.New("request body is not valid JSON: refused before decoding (decode_guard)")
+	}
+	if jsonTooDeep(body, g.maxDepth) {
+		return g.tooDeep()
+	}
+	return nil
 }
 
 // errReader returns err, or EOF when err is nil.

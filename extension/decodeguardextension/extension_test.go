@@ -89,9 +89,12 @@ func TestHTTPHandler(t *testing.T) {
 		{"application/x-protobuf; charset=utf-8", 30, http.StatusBadRequest},
 		{"APPLICATION/JSON ; charset=utf-8", 30, http.StatusBadRequest},
 		{"application/x-protobufs", 30, http.StatusOK}, // the receiver refuses it (415)
+		{"application/json", -5000, http.StatusBadRequest}, // desyncedJSON: not valid JSON
 	} {
 		var body []byte
-		if strings.Contains(strings.ToLower(tc.ct), "json") {
+		if tc.levels < 0 {
+			body = desyncedJSON(-tc.levels)
+		} else if strings.Contains(strings.ToLower(tc.ct), "json") {
 			body, err = request(tc.levels).MarshalJSON()
 		} else {
 			body, err = request(tc.levels).MarshalProto()
@@ -105,6 +108,6 @@ func TestHTTPHandler(t *testing.T) {
 		}
 	}
 	metadatatest.AssertEqualDecodeGuardRefusedRequests(t, tel, []metricdata.DataPoint[int64]{
-		{Attributes: attribute.NewSet(attribute.String("transport", "http")), Value: 5},
+		{Attributes: attribute.NewSet(attribute.String("transport", "http")), Value: 6},
 	}, metricdatatest.IgnoreTimestamp())
 }

@@ -92,6 +92,9 @@ func TestNestedAttributesRefused(t *testing.T) {
 	grouped := append([]byte{15<<3 | 3, 15<<3 | 4}, raw...)
 	groupedErr := conn.Invoke(t.Context(), "/opentelemetry.proto.collector.trace.v1.TraceService/Export", grouped, new([]byte), grpc.ForceCodec(rawCodec{}))
 	longStatus, longBody := post("Application/X-Protobuf", append([]byte{15 << 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, raw...))
+	// OTLP/JSON that pdata's decoder reads on past its syntax errors,
+	// nesting maps 60 000 deep behind brackets that never nest.
+	jsonStatus, jsonBody := post("application/json", desyncedJSON(60_000))
 	peak := procStatusKiB(t, pid, "VmHWM")
 	t.Logf("peak RSS %d MiB before, %d MiB after %d MiB of nested requests", before>>10, peak>>10, 13*len(raw)>>20)
 
@@ -99,16 +102,29 @@ func TestNestedAttributesRefused(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "nests deeper than 64 levels")
 	}
-	assert.Equal(t, []int{http.StatusBadRequest, http.StatusBadRequest}, []int{status, longStatus})
+	assert.Equal(t, []int{http.StatusBadRequest, http.StatusBadRequest, http.StatusBadRequest}, []int{status, longStatus, jsonStatus})
 	assert.Contains(t, body, "nests deeper than 64 levels")
 	assert.Contains(t, longBody, "nests deeper than 64 levels")
+	assert.Contains(t, jsonBody, "not valid JSON")
 	assert.Less(t, peak-before, int64(256<<10), "the requests cost less than 256 MiB (decoded: about 1.5 GiB)")
 	m := scrapeMetrics(t, c.ports.Metrics)
-	assert.Equal(t, 13.0, m["otelcol_decode_guard_refused_requests"], "every refusal counted")
+	assert.Equal(t, 14.0, m["otelcol_decode_guard_refused_requests"], "every refusal counted")
 
 	// Ordinary traffic still passes, nested attributes within the limit included.
 	ok := nested(10)
 	_, err = client.Export(t.Context(), ptraceotlp.NewExportRequestFromTraces(ok))
 	require.NoError(t, err)
 	assert.Equal(t, 0.0, m["otelcol_receiver_refused_spans"])
+}
+
+// desyncedJSON is an OTLP/JSON body, not valid JSON, whose span attribute
+// nests maps levels deep for pdata's JSON decoder while its brackets never
+// nest deeper than 5: a ']' where each ':' should be and a '}' after each
+// '['. The decoder records its first error and reads on.
+func desyncedJSON(levels int) []byte {
+	b := []byte(`{"resourceSpans"][}{""scopeSpans"][}{""spans"][}{""attributes"][}`)
+	for range levels {
+		b = append(b, `{""key"]"k","value"]{""kvlistValue"]{""values"][}`...)
+	}
+	return b
 }

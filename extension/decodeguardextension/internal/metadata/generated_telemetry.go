@@ -60,7 +60,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.DecodeGuardRefusedRequests, err = builder.meter.Int64Counter(
 		"otelcol_decode_guard_refused_requests",
-		metric.WithDescription("Requests refused because their messages (protobuf) or objects and arrays (JSON) nest deeper than max_depth. The client gets a non-retryable error (gRPC Internal, HTTP 400). [Development]"),
+		metric.WithDescription("Requests refused before decoding because their messages (protobuf) or objects and arrays (JSON) nest deeper than max_depth, or because an OTLP/HTTP JSON body is not valid JSON. The client gets a non-retryable error (gRPC Internal, HTTP 400). [Development]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)

@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) extension.Settings {
 func AssertEqualDecodeGuardRefusedRequests(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_decode_guard_refused_requests",
-		Description: "Requests refused because their messages (protobuf) or objects and arrays (JSON) nest deeper than max_depth. The client gets a non-retryable error (gRPC Internal, HTTP 400). [Development]",
+		Description: "Requests refused before decoding because their messages (protobuf) or objects and arrays (JSON) nest deeper than max_depth, or because an OTLP/HTTP JSON body is not valid JSON. The client gets a non-retryable error (gRPC Internal, HTTP 400). [Development]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
