@@ -122,16 +122,18 @@ func (g *guard) checkBody(body []byte, isJSON bool) error {
 		}
 		return nil
 	}
+	if jsonTooDeep(body, g.maxDepth) {
+		return g.tooDeep()
+	}
 	// pdata's JSON decoder reads on past syntax errors (jsoniter records
 	// them, and the generated loops look only at the end) and then takes
 	// closing brackets for colons: what it nests is no longer what the
-	// brackets say. Only valid JSON is counted; the receiver refuses
-	// invalid JSON too, but after decoding it.
-	if !json.Valid(body) {
+	// brackets say. So the bracket count holds only for valid JSON, and
+	// invalid JSON is refused; the receiver refuses it too, but after
+	// decoding it. What follows the request's object the decoder never
+	// reads (and accepts), so only that object must be valid.
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(new(json.RawMessage)); err != nil && !errors.Is(err, io.EOF) {
 		return errors.New("request body is not valid JSON: refused before decoding (decode_guard)")
-	}
-	if jsonTooDeep(body, g.maxDepth) {
-		return g.tooDeep()
 	}
 	return nil
 }

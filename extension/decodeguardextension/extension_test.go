@@ -88,11 +88,18 @@ func TestHTTPHandler(t *testing.T) {
 		{"Application/X-Protobuf", 30, http.StatusBadRequest},
 		{"application/x-protobuf; charset=utf-8", 30, http.StatusBadRequest},
 		{"APPLICATION/JSON ; charset=utf-8", 30, http.StatusBadRequest},
-		{"application/x-protobufs", 30, http.StatusOK}, // the receiver refuses it (415)
+		{"application/x-protobufs", 30, http.StatusOK},     // the receiver refuses it (415)
 		{"application/json", -5000, http.StatusBadRequest}, // desyncedJSON: not valid JSON
+		// After the request's object, the decoder reads nothing (and
+		// accepts the request): whatever comes there passes.
+		{"application/json", -1, http.StatusOK},
 	} {
 		var body []byte
-		if tc.levels < 0 {
+		if tc.levels == -1 {
+			body, err = request(3).MarshalJSON()
+			require.NoError(t, err)
+			body = append(body, "}]] trailing"...)
+		} else if tc.levels < 0 {
 			body = desyncedJSON(-tc.levels)
 		} else if strings.Contains(strings.ToLower(tc.ct), "json") {
 			body, err = request(tc.levels).MarshalJSON()
