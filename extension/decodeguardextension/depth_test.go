@@ -350,3 +350,26 @@ func TestJSONDecoderReadsPastErrors(t *testing.T) {
 	require.Error(t, req.UnmarshalJSON(b), "the decoder fails, at the end")
 	assert.Greater(t, messageDepth(req), 3*2000, "after nesting the maps 2000 deep")
 }
+
+// What the guard lets through as JSON, the decoder does not nest deeper
+// than the brackets do, even where it fails: each message it builds takes
+// at least one '{'.
+func FuzzJSONCoversTheDecoder(f *testing.F) {
+	for _, levels := range []int{0, 3, 4, 25} {
+		b, _ := request(levels).MarshalJSON()
+		f.Add(b)
+	}
+	f.Add(desyncedJSON(30))
+	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":"x","resource":{"attributes":[{"key":"k","value":{"kvlistValue":{"values":[]}}}]}}]}`))
+	g := &guard{maxDepth: 16}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if g.checkBody(b, true) != nil {
+			return
+		}
+		req := ptraceotlp.NewExportRequest()
+		_ = req.UnmarshalJSON(b)
+		if d := messageDepth(req); d > 16 {
+			t.Fatalf("the guard let through JSON the decoder nested %d deep", d)
+		}
+	})
+}
