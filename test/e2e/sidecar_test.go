@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"io"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
 
 	"github.com/otelcol-mesh/otelcol-mesh/internal/meshgen"
@@ -74,4 +79,31 @@ func TestShippedSidecarSendsSnappy(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestShippedSidecarRefusesNestedRequests: an SDK that records a
+// self-referencing structure as an attribute nests it without limit; the
+// shipped sidecar refuses such a request before decoding, over gRPC and
+// HTTP, counts it, and passes ordinary spans on.
+func TestShippedSidecarRefusesNestedRequests(t *testing.T) {
+	s := startSink(t)
+	sc := startShippedSidecar(t, s.addr)
+	conn, err := grpc.NewClient(sc.ports.OTLPGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	deep := ptraceotlp.NewExportRequestFromTraces(nested(1000))
+	_, err = ptraceotlp.NewGRPCClient(conn).Export(t.Context(), deep)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "nests deeper than 64 levels")
+	raw, err := deep.MarshalProto()
+	require.NoError(t, err)
+	resp, err := http.Post("http://"+sc.ports.OTLPHTTP+"/v1/traces", "application/x-protobuf", bytes.NewReader(raw))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, 2.0, scrapeMetrics(t, sc.ports.Metrics)["otelcol_decode_guard_refused_requests"])
+
+	_, err = ptraceotlp.NewGRPCClient(conn).Export(t.Context(), ptraceotlp.NewExportRequestFromTraces(nested(10)))
+	require.NoError(t, err)
+	s.waitForSpans(t, 1, 30*time.Second)
 }
