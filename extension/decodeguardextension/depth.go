@@ -9,20 +9,14 @@ package decodeguardextension // import "github.com/otelcol-mesh/otelcol-mesh/ext
 // the decoder goes on (groups, which the decoder skips as unknown fields;
 // varints as long as the decoder reads them). A field nested maxDepth+1
 // levels deep counts as a message when it starts with a valid tag: the
-// decoder enters it, whatever follows, and it is all a too deep message needs
-// to go on nesting. A string that happens to look like a message can only
-// make the answer "too deep"; the decoder never nests deeper than maxDepth+1
-// levels in what the scan lets through.
+// decoder enters it whatever follows, and a valid first field is all it
+// needs to nest further. A string that happens to look like a message can
+// only make the answer "too deep"; the decoder never nests deeper than
+// maxDepth+1 levels in what the scan lets through.
 //
 // The scan recurses at most maxDepth levels and visits each byte at most
 // once.
 func protoTooDeep(b []byte, maxDepth int) bool {
-	return scanDeep(b, maxDepth)
-}
-
-// scanDeep reports whether the message b holds a length-delimited field
-// nested more than left levels below it that starts with a valid tag.
-func scanDeep(b []byte, left int) bool {
 	for len(b) > 0 {
 		tag, n := varint(b)
 		if n == 0 || tag>>3 == 0 {
@@ -56,20 +50,21 @@ func scanDeep(b []byte, left int) bool {
 			}
 			sub := b[n : n+l]
 			b = b[n+l:]
-			// Nesting left more levels takes at least 2*left+1 bytes: a
-			// tag at the bottom, and a tag and a length for each level
-			// around it. Shorter fields (almost every string and
-			// attribute) cannot be too deep and are not read.
-			if len(sub) < 2*left+1 {
+			// To nest more than maxDepth-1 levels below it, sub needs at
+			// least 2*maxDepth+1 bytes: a tag at the bottom, and a tag and
+			// a length for each level around it. Shorter fields (almost
+			// every string and attribute) cannot be too deep and are not
+			// read.
+			if len(sub) < 2*maxDepth+1 {
 				continue
 			}
-			if left == 0 {
+			if maxDepth == 0 {
 				if t, n := varint(sub); n > 0 && t>>3 != 0 && t&7 <= 5 {
 					return true // a message one level too deep
 				}
 				continue
 			}
-			if scanDeep(sub, left-1) {
+			if protoTooDeep(sub, maxDepth-1) {
 				return true
 			}
 		default: // wire types 6 and 7: the decoder stops

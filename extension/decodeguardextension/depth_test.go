@@ -101,7 +101,7 @@ func FuzzProtoDepth(f *testing.F) {
 	})
 }
 
-// scanUnpruned is scanDeep without skipping the fields too short to nest
+// scanUnpruned is protoTooDeep without skipping the fields too short to nest
 // past the limit: protoTooDeep must answer as it does.
 func scanUnpruned(b []byte, left int) bool {
 	for len(b) > 0 {
@@ -195,12 +195,13 @@ func chain(n, garbageAt int, inner []byte) []byte {
 		if depth == garbageAt {
 			b = append(b[:len(b):len(b)], 0xff) // a varint tag cut short
 		}
-		b = append(protowireLen(1, len(b)), b...)
+		b = append(lenPrefix(1, len(b)), b...)
 	}
 	return b
 }
 
-func protowireLen(field, n int) []byte {
+// lenPrefix is the tag and length of a length-delimited field.
+func lenPrefix(field, n int) []byte {
 	return binary.AppendUvarint([]byte{byte(field<<3 | 2)}, uint64(n))
 }
 
