@@ -136,3 +136,76 @@ func BenchmarkSampling(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
 }
+
+// BenchmarkSamplingProxyExports is the gateway's per-span cost under the
+// load of make bench-pipelines: each proxy's spans of 50 bookinfo traces in
+// one request under its one resource, 20 traces' worth of requests per
+// 10 ms tick (2000 traces/s), kept spans passed on at each tick, until the
+// last trace settles. Besides
+// time and allocations it reports the OTLP bytes passed on per kept span
+// (out-B/span), which the sending queue and the export pay for again:
+//
+//	go test -run XXX -bench SamplingProxyExports -benchmem ./processor/meshprocessor/
+func BenchmarkSamplingProxyExports(b *testing.B) {
+	g := meshgen.New(meshgen.Options{Mesh: meshgen.Istio, ErrorRate: 0.02, FlagRate: 0.01, CanaryShare: 0.1, Seed: 3, StablePods: true})
+	batches := meshgen.NewProxyBatches(50)
+	const traces = 4000
+	var ticks [][][]byte // the requests due before each tick, as OTLP
+	m := ptrace.ProtoMarshaler{}
+	spans := 0
+	for i := range traces {
+		if i%20 == 0 {
+			ticks = append(ticks, nil)
+		}
+		for _, e := range batches.Add(g.Next()) {
+			raw, err := m.MarshalTraces(e.Traces)
+			require.NoError(b, err)
+			ticks[len(ticks)-1] = append(ticks[len(ticks)-1], raw)
+			spans += e.Traces.SpanCount()
+		}
+	}
+	cfg := createDefaultConfig().(*Config)
+	cfg.Sampling.Enabled = true
+	var outSpans, outBytes int
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		p, err := newMeshProcessor(processortest.NewNopSettings(metadata.Type), cfg)
+		require.NoError(b, err)
+		clock := &fakeClock{now: time.Unix(1, 0)}
+		sink := &consumertest.TracesSink{}
+		sp := newSamplingProcessor(processortest.NewNopSettings(metadata.Type), cfg, p, sink, clock)
+		require.NoError(b, sp.Start(b.Context(), componenttest.NewNopHost()))
+		u := ptrace.ProtoUnmarshaler{}
+		for _, reqs := range ticks {
+			decoded := make([]ptrace.Traces, len(reqs))
+			for i, raw := range reqs {
+				decoded[i], err = u.UnmarshalTraces(raw)
+				require.NoError(b, err)
+			}
+			b.StartTimer()
+			for _, td := range decoded {
+				require.NoError(b, sp.ConsumeTraces(b.Context(), td))
+			}
+			clock.Advance(10 * time.Millisecond)
+			sp.engine.Tick()
+			b.StopTimer()
+		}
+		b.StartTimer()
+		for range 110 { // the last traces settle
+			clock.Advance(10 * time.Millisecond)
+			sp.engine.Tick()
+		}
+		b.StopTimer()
+		clock.Advance(31 * time.Second) // incomplete ones, if any
+		sp.engine.Tick()
+		require.NoError(b, sp.Shutdown(b.Context()))
+		outSpans, outBytes = sink.SpanCount(), 0
+		for _, td := range sink.AllTraces() {
+			outBytes += m.TracesSize(td)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
+	b.ReportMetric(float64(outBytes)/float64(outSpans), "out-B/span")
+}

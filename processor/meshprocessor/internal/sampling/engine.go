@@ -8,6 +8,7 @@ package sampling // import "github.com/otelcol-mesh/otelcol-mesh/processor/meshp
 
 import (
 	"context"
+	"hash/maphash"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/xpdata/entity"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
@@ -262,6 +264,15 @@ type output struct {
 	ctx    context.Context
 	traces ptrace.Traces
 	bytes  int
+	// byResource is the ResourceSpans in traces of each shared resource,
+	// by fingerprint: the kept chunks of a proxy's requests go out under
+	// one copy of its resource, not one copy per chunk.
+	byResource map[uint64][]merged
+}
+
+type merged struct {
+	shared *sharedResource
+	rs     ptrace.ResourceSpans
 }
 
 const (
@@ -273,15 +284,73 @@ func newOutput(ctx context.Context, e *Engine) *output {
 	return &output{e: e, ctx: ctx, traces: ptrace.NewTraces()}
 }
 
-// add moves td, of about size protobuf bytes, into the output.
-func (o *output) add(td ptrace.Traces, size int) {
-	td.ResourceSpans().MoveAndAppendTo(o.traces.ResourceSpans())
+// add moves td, of about size protobuf bytes, into the output. With shared
+// set, td is a chunk buffered without its resource (one ResourceSpans,
+// resource empty): its scopes join those of the resource's other chunks.
+func (o *output) add(td ptrace.Traces, shared *sharedResource, size int) {
+	if shared == nil {
+		td.ResourceSpans().MoveAndAppendTo(o.traces.ResourceSpans())
+	} else {
+		size += o.merge(td.ResourceSpans().At(0), shared)
+	}
 	if o.e.finish != nil {
 		// Finishing normalizing grows an Envoy span by about a third (1 422
 		// B of OTLP as buffered, 1 892 B after: BenchmarkBufferedBytesPerSpan).
 		size += size / 3
 	}
 	o.bytes += size
+}
+
+// merge moves the scopes of chunk into the output's ResourceSpans for
+// shared, made on first use, and returns the bytes that added besides the
+// chunk's: the resource's, once.
+func (o *output) merge(chunk ptrace.ResourceSpans, shared *sharedResource) int {
+	added := 0
+	var rs ptrace.ResourceSpans
+	found := false
+	for _, m := range o.byResource[shared.fingerprint] {
+		if m.shared.sameAs(shared) && m.rs.SchemaUrl() == chunk.SchemaUrl() {
+			rs, found = m.rs, true
+			break
+		}
+	}
+	if !found {
+		if o.byResource == nil {
+			o.byResource = map[uint64][]merged{}
+		}
+		rs = o.traces.ResourceSpans().AppendEmpty()
+		shared.res.CopyTo(rs.Resource())
+		rs.SetSchemaUrl(chunk.SchemaUrl()) // the request's, as for every chunk of it
+		o.byResource[shared.fingerprint] = append(o.byResource[shared.fingerprint], merged{shared, rs})
+		added = shared.size
+	}
+	for _, ss := range chunk.ScopeSpans().All() {
+		if into, ok := sameScope(rs.ScopeSpans(), ss); ok {
+			ss.Spans().MoveAndAppendTo(into.Spans())
+		} else {
+			ss.MoveTo(rs.ScopeSpans().AppendEmpty())
+		}
+	}
+	return added
+}
+
+// sameScope finds in scopes one with the scope and schema of ss. Scopes
+// with attributes are never merged: comparing them costs more than the
+// bytes they would save.
+func sameScope(scopes ptrace.ScopeSpansSlice, ss ptrace.ScopeSpans) (ptrace.ScopeSpans, bool) {
+	sc := ss.Scope()
+	if sc.Attributes().Len() > 0 {
+		return ptrace.ScopeSpans{}, false
+	}
+	for i := scopes.Len() - 1; i >= 0; i-- {
+		c := scopes.At(i)
+		cs := c.Scope()
+		if cs.Name() == sc.Name() && cs.Version() == sc.Version() && c.SchemaUrl() == ss.SchemaUrl() &&
+			cs.DroppedAttributesCount() == sc.DroppedAttributesCount() && cs.Attributes().Len() == 0 {
+			return c, true
+		}
+	}
+	return ptrace.ScopeSpans{}, false
 }
 
 func (o *output) full() bool {
@@ -301,6 +370,7 @@ func (o *output) flush() {
 	o.e.emit(o.ctx, o.traces)
 	o.traces = ptrace.NewTraces()
 	o.bytes = 0
+	clear(o.byResource)
 }
 
 // Ingest takes normalized spans (or, with finish, spans with what the rules
@@ -402,18 +472,49 @@ type sharedResource struct {
 	res  pcommon.Resource
 	size int          // its share of the buffered bytes, counted while refs > 0
 	refs atomic.Int64 // buffered chunks that use it
+	// fingerprint hashes its attributes in any order: the requests of one
+	// pod carry the same resource, and their kept chunks go out under one
+	// copy of it.
+	fingerprint uint64
 }
 
 func newSharedResource(res pcommon.Resource, m *ptrace.ProtoMarshaler) *sharedResource {
 	td := ptrace.NewTraces()
 	r := td.ResourceSpans().AppendEmpty().Resource()
 	res.CopyTo(r)
-	return &sharedResource{res: r, size: m.TracesSize(td)}
+	return &sharedResource{res: r, size: m.TracesSize(td), fingerprint: fingerprint(r.Attributes())}
 }
 
-// fill writes the resource into a chunk extract built.
-func (r *sharedResource) fill(chunk ptrace.Traces) {
-	r.res.CopyTo(chunk.ResourceSpans().At(0).Resource())
+var fingerprintSeed = maphash.MakeSeed()
+
+// fingerprint sums a hash of each attribute, so that the order they come
+// in does not change it.
+func fingerprint(attrs pcommon.Map) uint64 {
+	var sum uint64
+	var h maphash.Hash
+	h.SetSeed(fingerprintSeed)
+	for k, v := range attrs.All() {
+		h.Reset()
+		h.WriteString(k)
+		h.WriteByte(byte(v.Type()))
+		if v.Type() == pcommon.ValueTypeStr {
+			h.WriteString(v.Str())
+		} else {
+			h.WriteString(v.AsString())
+		}
+		sum += h.Sum64()
+	}
+	return sum
+}
+
+// sameAs reports whether r and o are the same resource. Resources with
+// entity references are the same only as one object: pdata cannot
+// compare those yet.
+func (r *sharedResource) sameAs(o *sharedResource) bool {
+	return r == o || (r.fingerprint == o.fingerprint && r.size == o.size &&
+		r.res.DroppedAttributesCount() == o.res.DroppedAttributesCount() &&
+		entity.ResourceEntityRefs(r.res).Len() == 0 && entity.ResourceEntityRefs(o.res).Len() == 0 &&
+		r.res.Attributes().Equal(o.res.Attributes()))
 }
 
 // hold counts one more buffered chunk; the first one buffers its bytes.
@@ -435,7 +536,7 @@ func (e *Engine) release(t *trace) {
 }
 
 // extract builds a Traces with the scopes and spans of one group, and an
-// empty resource for sharedResource.fill.
+// empty resource: the output puts the chunk under its shared resource.
 func extract(rs ptrace.ResourceSpans, g group) ptrace.Traces {
 	td := ptrace.NewTraces()
 	nrs := td.ResourceSpans().AppendEmpty()
@@ -468,21 +569,18 @@ func (e *Engine) ingestTrace(id pcommon.TraceID, chunk ptrace.Traces, shared *sh
 		k, kept := s.kept.Get(id)
 		dropped := !kept && s.dropped.Contains(id)
 		stressed := !kept && !dropped && e.stressed.Load() && !e.closed.Load()
-		if (kept || dropped || stressed) && shared != nil {
-			shared.fill(chunk) // not buffered: the chunk travels whole
-		}
 		switch {
 		case kept:
 			n := chunk.SpanCount()
 			e.markKept(chunk, threshold.Threshold(k.Threshold), k.Rule, 0, false)
-			out.add(chunk, e.marshal.TracesSize(chunk))
+			out.add(chunk, shared, e.marshal.TracesSize(chunk))
 			e.tel.ProcessorMeshSamplingLateSpans.Add(ctx, int64(n), metric.WithAttributeSet(lateKept))
 			return
 		case dropped:
-			e.lateForDropped(s, id, chunk, source, resMatch, now, out)
+			e.lateForDropped(s, id, chunk, shared, source, resMatch, now, out)
 			return
 		case stressed:
-			e.decideUnbuffered(s, id, chunk, source, resMatch, now, out)
+			e.decideUnbuffered(s, id, chunk, shared, source, resMatch, now, out)
 			return
 		}
 	}
@@ -554,7 +652,7 @@ func (e *Engine) observeChunk(t *trace, chunk ptrace.Traces, source string, resM
 // a trace dropped on what had arrived (span or byte limit, eviction, stress
 // relief, max_wait) may show its error only in a later span, and then its
 // remaining spans are kept from there on.
-func (e *Engine) lateForDropped(s *shard, id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time, out *output) {
+func (e *Engine) lateForDropped(s *shard, id pcommon.TraceID, chunk ptrace.Traces, shared *sharedResource, source string, resMatch uint64, now time.Time, out *output) {
 	ctx := context.Background()
 	n := chunk.SpanCount()
 	if t := e.facts(id, chunk, source, resMatch, now); t.protected() {
@@ -563,7 +661,7 @@ func (e *Engine) lateForDropped(s *shard, id pcommon.TraceID, chunk ptrace.Trace
 		if th != threshold.Never && final.Keeps(t.randomness) {
 			s.kept.Put(id, decisioncache.Kept{Threshold: uint64(final), Rule: rule})
 			e.markKept(chunk, final, rule, 0, false)
-			out.add(chunk, e.marshal.TracesSize(chunk))
+			out.add(chunk, shared, e.marshal.TracesSize(chunk))
 			e.tel.ProcessorMeshSamplingLateSpans.Add(ctx, int64(n), metric.WithAttributeSet(lateRescued))
 			return
 		}
@@ -575,7 +673,7 @@ func (e *Engine) lateForDropped(s *shard, id pcommon.TraceID, chunk ptrace.Trace
 // decideUnbuffered is stress relief: a new trace is decided at once, without
 // buffering, by its trace id alone, unless its spans show an error or a mesh
 // failure, which the rules keep as always.
-func (e *Engine) decideUnbuffered(s *shard, id pcommon.TraceID, chunk ptrace.Traces, source string, resMatch uint64, now time.Time, out *output) {
+func (e *Engine) decideUnbuffered(s *shard, id pcommon.TraceID, chunk ptrace.Traces, shared *sharedResource, source string, resMatch uint64, now time.Time, out *output) {
 	t := e.facts(id, chunk, source, resMatch, now)
 	th, rule := e.stressTh, RuleStressRelief
 	if t.protected() {
@@ -593,7 +691,7 @@ func (e *Engine) decideUnbuffered(s *shard, id pcommon.TraceID, chunk ptrace.Tra
 	}
 	s.kept.Put(id, decisioncache.Kept{Threshold: uint64(final), Rule: rule})
 	e.markKept(chunk, final, rule, 0, false)
-	out.add(chunk, e.marshal.TracesSize(chunk))
+	out.add(chunk, shared, e.marshal.TracesSize(chunk))
 }
 
 // decide applies the rules to a buffered trace (the caller holds the shard
@@ -636,12 +734,9 @@ func (e *Engine) decide(s *shard, t *trace, reason string, now time.Time, out *o
 			e.logger.Error("buffered chunk does not decode", zap.Error(err))
 			continue
 		}
-		if c.res != nil {
-			c.res.fill(td)
-		}
 		passed += td.SpanCount()
 		e.markKept(td, final, rule, root, complete)
-		out.add(td, len(c.b))
+		out.add(td, c.res, len(c.b))
 	}
 	if lost := t.spans - passed; lost > 0 {
 		e.dropped(lost, dropUndecodable)

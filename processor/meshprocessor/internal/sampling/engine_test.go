@@ -8,7 +8,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/xpdata/entity"
 
 	"github.com/otelcol-mesh/otelcol-mesh/processor/meshprocessor/internal/threshold"
 )
@@ -214,6 +216,107 @@ func TestBufferedBytesCoverTheHeap(t *testing.T) {
 	retained := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	t.Logf("retained %d B, counted %d B (%.0f B per trace)", retained, te.BufferedBytes(), float64(te.BufferedBytes())/n)
 	assert.GreaterOrEqual(t, te.BufferedBytes(), retained*9/10)
+}
+
+// The kept spans of one pod go out under one copy of its resource, and of
+// its scope, however many requests and traces they came in: a proxy's
+// requests repeat its resource, in any attribute order. Other resources,
+// other scopes and scopes with attributes stay apart.
+func TestKeptSpansOfAPodShareOneResource(t *testing.T) {
+	te := newTestEngine(t, defaultSettings())
+	request := func(pod string, reversed bool, scope string, scopeAttr bool, ids ...uint64) ptrace.Traces {
+		var specs []spanSpec
+		for _, id := range ids {
+			specs = append(specs, hop(traceID(8, id), 500)...)
+		}
+		td := buildTraces("proxy", specs...)
+		res := td.ResourceSpans().At(0).Resource().Attributes()
+		if reversed {
+			res.Clear()
+			res.PutStr("k8s.pod.name", pod)
+			res.PutStr("service.name", "proxy")
+		} else {
+			res.PutStr("k8s.pod.name", pod)
+		}
+		sc := td.ResourceSpans().At(0).ScopeSpans().At(0).Scope()
+		sc.SetName(scope)
+		if scopeAttr {
+			sc.Attributes().PutStr("k", "v")
+		}
+		return td
+	}
+	require.NoError(t, te.Ingest(t.Context(), request("pod-1", false, "envoy", false, 1, 2)))
+	require.NoError(t, te.Ingest(t.Context(), request("pod-1", true, "envoy", false, 3, 4)))
+	require.NoError(t, te.Ingest(t.Context(), request("pod-1", false, "other", false, 5, 6)))
+	require.NoError(t, te.Ingest(t.Context(), request("pod-1", false, "other", true, 7, 8)))
+	require.NoError(t, te.Ingest(t.Context(), request("pod-2", false, "envoy", false, 9, 10)))
+	te.after(2 * time.Second)
+
+	require.Len(t, te.sink.batches(), 1)
+	got := map[string]map[string]int{} // pod -> scope -> spans
+	scopes := 0
+	out := te.sink.batches()[0]
+	for _, rs := range out.ResourceSpans().All() {
+		pod, _ := rs.Resource().Attributes().Get("k8s.pod.name")
+		require.NotContains(t, got, pod.Str(), "one ResourceSpans per pod")
+		assert.Equal(t, 2, rs.Resource().Attributes().Len())
+		got[pod.Str()] = map[string]int{}
+		for _, ss := range rs.ScopeSpans().All() {
+			scopes++
+			name := ss.Scope().Name()
+			if ss.Scope().Attributes().Len() > 0 {
+				name += "+attrs"
+			}
+			got[pod.Str()][name] += ss.Spans().Len()
+		}
+	}
+	assert.Equal(t, map[string]map[string]int{
+		"pod-1": {"envoy": 12, "other": 6, "other+attrs": 6},
+		"pod-2": {"envoy": 6},
+	}, got)
+	assert.Equal(t, 5, scopes, "the scope with attributes once per trace, the others once")
+	assert.Equal(t, 30, out.SpanCount())
+}
+
+func TestFingerprintIgnoresOrder(t *testing.T) {
+	a, b, c := pcommon.NewMap(), pcommon.NewMap(), pcommon.NewMap()
+	a.PutStr("service.name", "x")
+	a.PutInt("n", 1)
+	b.PutInt("n", 1)
+	b.PutStr("service.name", "x")
+	c.PutStr("n", "1")
+	c.PutStr("service.name", "x")
+	assert.Equal(t, fingerprint(a), fingerprint(b))
+	assert.NotEqual(t, fingerprint(a), fingerprint(c), "an int and a string that print the same")
+	b.PutStr("service.name", "y")
+	assert.NotEqual(t, fingerprint(a), fingerprint(b))
+}
+
+// Two resources are merged on their content only when pdata can compare
+// all of it: not with entity references.
+func TestSameResource(t *testing.T) {
+	var m ptrace.ProtoMarshaler
+	resource := func(fill func(pcommon.Resource)) *sharedResource {
+		r := pcommon.NewResource()
+		r.Attributes().PutStr("service.name", "x")
+		fill(r)
+		return newSharedResource(r, &m)
+	}
+	plain := resource(func(pcommon.Resource) {})
+	withRef := func(id string) *sharedResource {
+		return resource(func(r pcommon.Resource) {
+			ref := entity.ResourceEntityRefs(r).AppendEmpty()
+			ref.SetType("k8s.pod")
+			ref.IdKeys().Append(id)
+		})
+	}
+	a, b := withRef("k8s.pod.uid"), withRef("k8s.node.id")
+	assert.True(t, plain.sameAs(resource(func(pcommon.Resource) {})))
+	assert.False(t, plain.sameAs(resource(func(r pcommon.Resource) { r.SetDroppedAttributesCount(1) })))
+	assert.False(t, plain.sameAs(resource(func(r pcommon.Resource) { r.Attributes().PutStr("k", "v") })))
+	assert.False(t, a.sameAs(b), "entity references of the same size, not compared")
+	require.Equal(t, a.size, b.size)
+	assert.True(t, a.sameAs(a))
 }
 
 // A proxy's request carries its spans of many traces under one resource:

@@ -129,9 +129,10 @@ func checkInvariants(t *testing.T, data []byte) {
 	}
 
 	type sent struct {
-		th    threshold.Threshold
-		err   bool
-		count int // how many times it was sent
+		th      threshold.Threshold
+		err     bool
+		count   int    // how many times it was sent
+		service string // of its resource
 	}
 	sentSpans := map[int64]*sent{}
 	accepted := 0
@@ -185,11 +186,12 @@ func checkInvariants(t *testing.T, data []byte) {
 		if ot != "" {
 			spec.tracestate = "ot=" + ot
 		}
-		sentSpans[seq] = &sent{err: spec.err || spec.status >= 500}
+		svc := fmt.Sprint("svc", c%3)
+		sentSpans[seq] = &sent{err: spec.err || spec.status >= 500, service: svc}
 		if tr.th != 0 && c&0x80 == 0 { // th on this span: the kept span's must not be lower
 			sentSpans[seq].th = tr.th
 		}
-		one := buildTraces(fmt.Sprint("svc", c%3), spec)
+		one := buildTraces(svc, spec)
 		if n := req.ResourceSpans().Len(); n > 0 && service(req.ResourceSpans().At(n-1)) == service(one.ResourceSpans().At(0)) {
 			// As a proxy sends them: its spans of several traces under its one resource.
 			one.ResourceSpans().At(0).ScopeSpans().At(0).Spans().MoveAndAppendTo(req.ResourceSpans().At(n - 1).ScopeSpans().At(0).Spans())
@@ -247,7 +249,12 @@ func checkInvariants(t *testing.T, data []byte) {
 	}
 	for _, td := range te.sink.batches() {
 		for _, rs := range td.ResourceSpans().All() {
-			require.NotEmpty(t, service(rs), "kept spans keep their resource")
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					v, _ := sp.Attributes().Get(seqKey)
+					require.Equal(t, sentSpans[v.Int()].service, service(rs), "span %d keeps its resource", v.Int())
+				}
+			}
 		}
 	}
 	kept, refused := te.sink.kept(), te.sink.refusedSpans()
