@@ -134,6 +134,9 @@ var Pipelines = []Pipeline{
 	// Not run by default: the shipped gateway with its sending queue in
 	// memory instead of on disk, to tell what durability costs.
 	{Name: "gateway-memory-queue", Shipped: "gateway.yaml", Overrides: []string{"exporters::otlp_grpc::sending_queue::storage: null"}},
+	// Not run by default: the shipped gateway exporting with zstd instead of
+	// gzip, for backends that accept it.
+	{Name: "gateway-zstd", Shipped: "gateway.yaml", Overrides: []string{"exporters::otlp_grpc::compression: zstd"}},
 	// Not run by default: the shipped gateway with its queue in contrib's
 	// file_storage (bbolt), as it shipped before journal_storage.
 	{Name: "gateway-file-storage", Shipped: "gateway.yaml", Overrides: []string{

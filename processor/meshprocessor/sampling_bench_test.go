@@ -141,9 +141,9 @@ func BenchmarkSampling(b *testing.B) {
 // load of make bench-pipelines: each proxy's spans of 50 bookinfo traces in
 // one request under its one resource, 20 traces' worth of requests per
 // 10 ms tick (2000 traces/s), kept spans passed on at each tick, until the
-// last trace settles. Besides
-// time and allocations it reports the OTLP bytes passed on per kept span
-// (out-B/span), which the sending queue and the export pay for again:
+// last trace settles. Besides time and allocations it reports the OTLP bytes
+// passed on per kept span (out-B/span), which the sending queue and the
+// export pay for again:
 //
 //	go test -run XXX -bench SamplingProxyExports -benchmem ./processor/meshprocessor/
 func BenchmarkSamplingProxyExports(b *testing.B) {
