@@ -87,6 +87,7 @@ e2e-test: $(BINARY) $(JAEGER)
 # mapping) on the same Istio spans, in one run.
 bench:
 	$(GO) test -run XXX -bench 'Normalize|BufferedBytes|BenchmarkSampling' -benchmem -count 3 ./processor/meshprocessor/
+	$(GO) test -run XXX -bench GatewayFloor -benchtime 5x -count 3 ./processor/meshprocessor/
 	$(GO) test -run XXX -bench . -benchmem -count 3 ./processor/meshprocessor/internal/normalize/
 	$(GO) test -run XXX -bench LargeTrace -benchmem -benchtime 5x ./processor/meshprocessor/internal/sampling/
 	$(GO) test -run XXX -bench Tick -benchtime 200x ./processor/meshprocessor/internal/sampling/
